@@ -1,0 +1,45 @@
+// Errors that cross the HTTP edge. A handler throws a ProxyError; the core turns it into the
+// reference's plain-text error response (spec README §6.3) and logs it once, there.
+
+export class ProxyError extends Error {
+  readonly status: number;
+  /** Stable machine-readable code, e.g. `dns.conflict`; never shown to Foreman. */
+  readonly code: string;
+  /** Extra response headers (e.g. Retry-After on 503). */
+  readonly headers: Record<string, string>;
+
+  constructor(status: number, message: string, code = 'proxy.error', headers: Record<string, string> = {}) {
+    super(message);
+    this.name = 'ProxyError';
+    this.status = status;
+    this.code = code;
+    this.headers = headers;
+  }
+}
+
+export const badRequest = (message: string, code = 'bad_request'): ProxyError => new ProxyError(400, message, code);
+export const forbidden = (message: string, code = 'forbidden'): ProxyError => new ProxyError(403, message, code);
+export const notFound = (message: string, code = 'not_found'): ProxyError => new ProxyError(404, message, code);
+export const conflict = (message: string, code = 'conflict'): ProxyError => new ProxyError(409, message, code);
+export const notImplemented = (message: string, code = 'not_implemented'): ProxyError =>
+  new ProxyError(501, message, code);
+export const unavailable = (message: string, retryAfterSeconds = 5, code = 'unavailable'): ProxyError =>
+  new ProxyError(503, message, code, { 'retry-after': String(retryAfterSeconds) });
+
+/** Raised while loading settings: names the file and key so the operator can fix it. */
+export class SettingsError extends Error {
+  readonly file: string;
+  readonly key: string | undefined;
+  constructor(file: string, key: string | undefined, reason: string) {
+    super(key === undefined ? `${file}: ${reason}` : `${file}: ${key}: ${reason}`);
+    this.name = 'SettingsError';
+    this.file = file;
+    this.key = key;
+  }
+}
+
+/** Text of an unknown thrown value, as the reference shows it (class name when no message). */
+export function errorText(err: unknown): string {
+  if (err instanceof Error) return err.message === '' ? err.constructor.name : err.message;
+  return String(err);
+}

@@ -1,0 +1,87 @@
+// A bulkhead: at most `limit` concurrent calls to one backend, at most `queue` waiting. When the
+// queue is full the caller gets 503 with Retry-After instead of piling up (design.md §6), so a
+// hung DHCP server slows DHCP calls and never the rest of the proxy.
+
+import { ProxyError } from './errors.ts';
+
+export interface BulkheadOptions {
+  /** Name used in the 503 message, e.g. `registration`. */
+  name: string;
+  limit: number;
+  queue: number;
+  /** Longest time a call may wait in the queue before it is refused with 503. */
+  queueTimeoutMs?: number;
+  retryAfterSeconds?: number;
+}
+
+interface Waiter {
+  resolve: () => void;
+  reject: (err: Error) => void;
+  timer: NodeJS.Timeout | undefined;
+}
+
+export class Bulkhead {
+  readonly options: BulkheadOptions;
+  private active = 0;
+  private readonly waiters: Waiter[] = [];
+
+  constructor(options: BulkheadOptions) {
+    if (options.limit < 1) throw new RangeError('bulkhead limit must be at least 1');
+    this.options = options;
+  }
+
+  get running(): number {
+    return this.active;
+  }
+
+  get waiting(): number {
+    return this.waiters.length;
+  }
+
+  async run<T>(fn: () => Promise<T>): Promise<T> {
+    await this.acquire();
+    try {
+      return await fn();
+    } finally {
+      this.release();
+    }
+  }
+
+  private full(): ProxyError {
+    return new ProxyError(
+      503,
+      `${this.options.name}: too many concurrent requests, try again later`,
+      'bulkhead.full',
+      { 'retry-after': String(this.options.retryAfterSeconds ?? 5) },
+    );
+  }
+
+  private acquire(): Promise<void> {
+    if (this.active < this.options.limit) {
+      this.active++;
+      return Promise.resolve();
+    }
+    if (this.waiters.length >= this.options.queue) return Promise.reject(this.full());
+    return new Promise<void>((resolve, reject) => {
+      const waiter: Waiter = { resolve, reject, timer: undefined };
+      if (this.options.queueTimeoutMs !== undefined) {
+        waiter.timer = setTimeout(() => {
+          const i = this.waiters.indexOf(waiter);
+          if (i >= 0) this.waiters.splice(i, 1);
+          reject(this.full());
+        }, this.options.queueTimeoutMs);
+      }
+      this.waiters.push(waiter);
+    });
+  }
+
+  private release(): void {
+    const next = this.waiters.shift();
+    if (next) {
+      if (next.timer) clearTimeout(next.timer);
+      next.resolve(); // the slot passes straight to the next waiter
+    } else {
+      this.active--;
+    }
+  }
+}

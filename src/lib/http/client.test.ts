@@ -1,0 +1,291 @@
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer, type IncomingMessage, type ServerResponse, type Server } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
+import type { TLSSocket } from 'node:tls';
+import { readFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { createHttpClient, HttpClientError } from './client.ts';
+import { tempDir, removeDir, freeTcpPort } from '../../../test/lib/procs.ts';
+import { makeTestPki, type TestPki } from '../../../test/lib/test-certs.ts';
+
+type Handler = (req: IncomingMessage, res: ServerResponse) => void;
+
+async function listen(server: Server): Promise<string> {
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+async function withServer(handler: Handler, fn: (base: string, server: Server) => Promise<void>): Promise<void> {
+  const server = createServer(handler);
+  const base = await listen(server);
+  try {
+    await fn(base, server);
+  } finally {
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+  }
+}
+
+let dir: string;
+let pki: TestPki;
+before(async () => {
+  dir = await tempDir('httpc');
+  pki = await makeTestPki(dir);
+});
+after(async () => {
+  await removeDir(dir);
+});
+
+test('requests reuse pooled keep-alive connections', async () => {
+  let connections = 0;
+  await withServer(
+    (req, res) => res.end(`hello ${req.url}`),
+    async (base, server) => {
+      server.on('connection', () => connections++);
+      const client = createHttpClient({ baseUrl: base, verify: false, timeoutMs: 5000, connections: 1 });
+      try {
+        for (let i = 0; i < 20; i++) {
+          const res = await client.request({ method: 'GET', path: `/n/${i}` });
+          assert.equal(await res.text(), `hello /n/${i}`);
+        }
+        assert.equal(connections, 1);
+      } finally {
+        await client.close();
+      }
+    },
+  );
+});
+
+test('concurrent requests never open more sockets than the pool allows', async () => {
+  let connections = 0;
+  const waiting: ServerResponse[] = [];
+  await withServer(
+    (_req, res) => {
+      waiting.push(res);
+      // answer in batches once the pool is saturated, so requests really overlap
+      if (waiting.length === 3) for (const r of waiting.splice(0)) r.end('ok');
+    },
+    async (base, server) => {
+      server.on('connection', () => connections++);
+      const client = createHttpClient({ baseUrl: base, verify: false, timeoutMs: 5000, connections: 3 });
+      try {
+        const all = await Promise.all(
+          Array.from({ length: 12 }, () => client.request({ method: 'GET', path: '/' }).then((r) => r.text())),
+        );
+        assert.deepEqual(all, Array(12).fill('ok'));
+        assert.equal(connections, 3);
+      } finally {
+        await client.close();
+      }
+    },
+  );
+});
+
+test('relative paths keep the base path, absolute paths replace it', async () => {
+  const seen: string[] = [];
+  await withServer(
+    (req, res) => {
+      seen.push(req.url ?? '');
+      res.end();
+    },
+    async (base) => {
+      const client = createHttpClient({ baseUrl: `${base}/foreman/`, verify: false, timeoutMs: 5000, connections: 1 });
+      try {
+        await (await client.request({ method: 'GET', path: 'unattended/provision?a=1' })).dump();
+        await (await client.request({ method: 'GET', path: '/register?b=2' })).dump();
+        assert.deepEqual(seen, ['/foreman/unattended/provision?a=1', '/register?b=2']);
+      } finally {
+        await client.close();
+      }
+    },
+  );
+});
+
+test('POST sends the body and headers unchanged', async () => {
+  let got: { method?: string; body: string; type?: string; custom?: string } = { body: '' };
+  await withServer(
+    (req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        got = { method: req.method, body: Buffer.concat(chunks).toString(), type: req.headers['content-type'], custom: req.headers['x-custom'] as string };
+        res.statusCode = 201;
+        res.end('created');
+      });
+    },
+    async (base) => {
+      const client = createHttpClient({ baseUrl: base, verify: false, timeoutMs: 5000, connections: 1 });
+      try {
+        const res = await client.request({
+          method: 'POST',
+          path: '/x',
+          body: 'line1\nline2',
+          headers: { 'content-type': 'text/plain', 'x-custom': 'v' },
+        });
+        assert.equal(res.status, 201);
+        assert.equal(await res.text(), 'created');
+        assert.deepEqual(got, { method: 'POST', body: 'line1\nline2', type: 'text/plain', custom: 'v' });
+      } finally {
+        await client.close();
+      }
+    },
+  );
+});
+
+test('a server that never answers hits the deadline', async () => {
+  await withServer(
+    () => {
+      /* never answers */
+    },
+    async (base) => {
+      const client = createHttpClient({ baseUrl: base, verify: false, timeoutMs: 300, connections: 1 });
+      try {
+        await assert.rejects(client.request({ method: 'GET', path: '/slow' }), (err: unknown) => {
+          assert.ok(err instanceof HttpClientError);
+          assert.equal(err.kind, 'timeout');
+          assert.match(err.message, /Timed out after 300 ms waiting for http:\/\/127\.0\.0\.1:\d+\/slow/);
+          return true;
+        });
+      } finally {
+        await client.close();
+      }
+    },
+  );
+});
+
+test('a body that stalls half-way hits the same deadline', async () => {
+  await withServer(
+    (_req, res) => {
+      res.writeHead(200, { 'content-length': '100' });
+      res.write('partial');
+    },
+    async (base) => {
+      const client = createHttpClient({ baseUrl: base, verify: false, timeoutMs: 300, connections: 1 });
+      try {
+        const res = await client.request({ method: 'GET', path: '/stall' });
+        assert.equal(res.status, 200);
+        await assert.rejects(res.text(), (err: unknown) => err instanceof HttpClientError && err.kind === 'timeout');
+      } finally {
+        await client.close();
+      }
+    },
+  );
+});
+
+test('a refused connection is reported as such, naming host and port', async () => {
+  const port = await freeTcpPort();
+  const client = createHttpClient({ baseUrl: `http://127.0.0.1:${port}/`, verify: false, timeoutMs: 5000, connections: 1 });
+  try {
+    await assert.rejects(client.request({ method: 'GET', path: 'x' }), (err: unknown) => {
+      assert.ok(err instanceof HttpClientError);
+      assert.equal(err.kind, 'connect');
+      assert.ok(err.message.startsWith(`Failed to open TCP connection to 127.0.0.1:${port} (`), err.message);
+      return true;
+    });
+  } finally {
+    await client.close();
+  }
+});
+
+test('the caller can abort a request', async () => {
+  await withServer(
+    () => {
+      /* never answers */
+    },
+    async (base) => {
+      const client = createHttpClient({ baseUrl: base, verify: false, timeoutMs: 60_000, connections: 1 });
+      try {
+        const ac = new AbortController();
+        const pending = client.request({ method: 'GET', path: '/', signal: ac.signal });
+        ac.abort();
+        await assert.rejects(pending, (err: unknown) => err instanceof HttpClientError && err.kind === 'aborted');
+      } finally {
+        await client.close();
+      }
+    },
+  );
+});
+
+test('an oversized body is refused by text()', async () => {
+  await withServer(
+    (_req, res) => res.end('x'.repeat(5000)),
+    async (base) => {
+      const client = createHttpClient({ baseUrl: base, verify: false, timeoutMs: 5000, connections: 1 });
+      try {
+        const res = await client.request({ method: 'GET', path: '/' });
+        await assert.rejects(res.text(1000), (err: unknown) => err instanceof HttpClientError && err.kind === 'too_large');
+      } finally {
+        await client.close();
+      }
+    },
+  );
+});
+
+async function withTlsServer(requireClientCert: boolean, fn: (base: string, peers: string[]) => Promise<void>): Promise<void> {
+  const peers: string[] = [];
+  const server = createTlsServer(
+    {
+      cert: readFileSync(pki.serverCert),
+      key: readFileSync(pki.serverKey),
+      ca: readFileSync(pki.caCert),
+      requestCert: requireClientCert,
+      rejectUnauthorized: requireClientCert,
+    },
+    (req, res) => {
+      const cert = (req.socket as TLSSocket).getPeerCertificate();
+      peers.push(cert && cert.subject ? String(cert.subject.CN) : '');
+      res.end('secure');
+    },
+  );
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const base = `https://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+  try {
+    await fn(base, peers);
+  } finally {
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+  }
+}
+
+test('https: verifies the server against the given CA', async () => {
+  await withTlsServer(false, async (base) => {
+    const good = createHttpClient({ baseUrl: base, verify: true, ca: readFileSync(pki.caCert), timeoutMs: 5000, connections: 1 });
+    const wrong = createHttpClient({ baseUrl: base, verify: true, ca: readFileSync(pki.otherCaCert), timeoutMs: 5000, connections: 1 });
+    const none = createHttpClient({ baseUrl: base, verify: false, timeoutMs: 5000, connections: 1 });
+    try {
+      assert.equal(await (await good.request({ method: 'GET', path: '/' })).text(), 'secure');
+      assert.equal(await (await none.request({ method: 'GET', path: '/' })).text(), 'secure');
+      await assert.rejects(wrong.request({ method: 'GET', path: '/' }), (err: unknown) => {
+        assert.ok(err instanceof HttpClientError);
+        assert.equal(err.kind, 'tls');
+        assert.match(err.message, /^TLS error talking to 127\.0\.0\.1:\d+: /);
+        return true;
+      });
+    } finally {
+      await Promise.all([good.close(), wrong.close(), none.close()]);
+    }
+  });
+});
+
+test('https: presents the client certificate to a server that requires one', async () => {
+  await withTlsServer(true, async (base, peers) => {
+    const withCert = createHttpClient({
+      baseUrl: base,
+      verify: true,
+      ca: readFileSync(pki.caCert),
+      cert: readFileSync(pki.clientCert),
+      key: readFileSync(pki.clientKey),
+      timeoutMs: 5000,
+      connections: 1,
+    });
+    const without = createHttpClient({ baseUrl: base, verify: true, ca: readFileSync(pki.caCert), timeoutMs: 5000, connections: 1 });
+    try {
+      assert.equal(await (await withCert.request({ method: 'GET', path: '/' })).text(), 'secure');
+      assert.deepEqual(peers, ['proxy.test']);
+      await assert.rejects(without.request({ method: 'GET', path: '/' }), (err: unknown) => err instanceof HttpClientError);
+    } finally {
+      await Promise.all([withCert.close(), without.close()]);
+    }
+  });
+});

@@ -1,0 +1,235 @@
+// Outbound HTTP(S) client for backends the proxy talks to (Foreman, and later Kea, Redfish, IPA,
+// Puppet). One undici Agent per client keeps a bounded pool of keep-alive connections, so a burst
+// of host requests reuses sockets instead of paying a TCP + TLS handshake each time. Every request
+// has a deadline that covers the whole exchange, body included, so a backend that stalls mid-body
+// cannot pin a proxy request forever.
+
+import { Agent, errors as undiciErrors } from 'undici';
+import type { Readable } from 'node:stream';
+
+export interface HttpClientOptions {
+  /** Base URL; relative request paths resolve against it (a path prefix is kept). */
+  baseUrl: string;
+  /** PEM CA bundle used to verify the server (only meaningful with `verify`). */
+  ca?: string | Buffer;
+  /** PEM client certificate and key, presented when both are given. */
+  cert?: string | Buffer;
+  key?: string | Buffer;
+  /** Verify the server certificate and host name (https only). */
+  verify: boolean;
+  /** Deadline of one request, from sending to the last body byte. */
+  timeoutMs: number;
+  /** Most sockets kept per origin; further requests wait inside undici for a free one. */
+  connections: number;
+  /** How long an idle socket is kept; below typical server keep-alive timeouts to avoid races. */
+  keepAliveTimeoutMs?: number;
+}
+
+export type HttpMethod = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+
+export interface HttpRequestOptions {
+  method: HttpMethod;
+  /** `/abs/path?q` (origin-relative) or `rel/path?q` (relative to the base URL's path). */
+  path: string;
+  headers?: Record<string, string>;
+  body?: Buffer | string | null;
+  /** Aborts the request, e.g. when the client that caused it went away. */
+  signal?: AbortSignal;
+  /** Overrides the client's deadline for this request. */
+  timeoutMs?: number;
+}
+
+export interface HttpResponse {
+  readonly status: number;
+  /** Lower-cased names. */
+  readonly headers: Record<string, string | string[] | undefined>;
+  readonly url: URL;
+  /** Must be consumed, piped or dumped, or the socket is not returned to the pool. */
+  readonly body: Readable;
+  /** The body as UTF-8, failing when it exceeds `limitBytes`. */
+  text(limitBytes?: number): Promise<string>;
+  /** Discard the body so the connection can be reused. */
+  dump(): Promise<void>;
+}
+
+export type HttpClientErrorKind = 'connect' | 'tls' | 'timeout' | 'aborted' | 'protocol' | 'too_large';
+
+/** A failure to get a response at all (the backend's HTTP errors are responses, not this). */
+export class HttpClientError extends Error {
+  readonly kind: HttpClientErrorKind;
+  readonly url: string;
+  constructor(kind: HttpClientErrorKind, url: string, message: string, cause?: unknown) {
+    super(message, cause === undefined ? undefined : { cause });
+    this.name = 'HttpClientError';
+    this.kind = kind;
+    this.url = url;
+  }
+}
+
+export interface HttpClient {
+  readonly baseUrl: URL;
+  request(options: HttpRequestOptions): Promise<HttpResponse>;
+  /** Close pooled sockets; in-flight requests finish first. */
+  close(): Promise<void>;
+}
+
+const DEFAULT_TEXT_LIMIT = 1024 * 1024;
+
+const TLS_CODES = new Set([
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'CERT_UNTRUSTED',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+  'ERR_SSL_WRONG_VERSION_NUMBER',
+  'EPROTO',
+]);
+
+function errorCode(err: unknown): string | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+function hostPort(url: URL): string {
+  const port = url.port || (url.protocol === 'https:' ? '443' : '80');
+  return `${url.hostname}:${port}`;
+}
+
+/** Turn whatever undici or the socket threw into an HttpClientError with a readable message. */
+export function describeFailure(err: unknown, url: URL, timeoutMs: number): HttpClientError {
+  if (err instanceof HttpClientError) return err;
+  const href = url.href;
+  const cause = (err as { cause?: unknown } | null)?.cause;
+  const code = errorCode(err) ?? errorCode(cause);
+  const text = err instanceof Error ? err.message : String(err);
+  if (
+    err instanceof undiciErrors.HeadersTimeoutError ||
+    err instanceof undiciErrors.BodyTimeoutError ||
+    err instanceof undiciErrors.ConnectTimeoutError
+  ) {
+    return new HttpClientError('timeout', href, `Timed out after ${timeoutMs} ms waiting for ${href}`, err);
+  }
+  if (code !== undefined && (TLS_CODES.has(code) || code.startsWith('ERR_SSL') || code.startsWith('ERR_TLS'))) {
+    const detail = cause instanceof Error && cause !== err ? cause.message : text;
+    return new HttpClientError('tls', href, `TLS error talking to ${hostPort(url)}: ${detail}`, err);
+  }
+  if (code === 'ECONNREFUSED' || code === 'EHOSTUNREACH' || code === 'ENETUNREACH' || code === 'ENOTFOUND' || code === 'EAI_AGAIN') {
+    return new HttpClientError('connect', href, `Failed to open TCP connection to ${hostPort(url)} (${text})`, err);
+  }
+  if (err instanceof undiciErrors.RequestAbortedError || (err as Error | null)?.name === 'AbortError') {
+    return new HttpClientError('aborted', href, `Request to ${href} was aborted`, err);
+  }
+  return new HttpClientError('protocol', href, `Error talking to ${hostPort(url)}: ${text}`, err);
+}
+
+async function readText(body: Readable, limit: number, url: URL): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as Uint8Array);
+    size += buf.length;
+    if (size > limit) {
+      body.destroy();
+      throw new HttpClientError('too_large', url.href, `Response from ${url.href} exceeds ${limit} bytes`);
+    }
+    chunks.push(buf);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** Resolve a request path against the base URL the way RFC 3986 reference resolution does. */
+export function resolveUrl(base: URL, path: string): URL {
+  return new URL(path, base);
+}
+
+export function createHttpClient(options: HttpClientOptions): HttpClient {
+  const baseUrl = new URL(options.baseUrl);
+  if (baseUrl.protocol !== 'http:' && baseUrl.protocol !== 'https:') {
+    throw new TypeError(`baseUrl: unsupported scheme '${baseUrl.protocol}' (use http or https)`);
+  }
+  if (!(options.timeoutMs > 0)) throw new RangeError('timeoutMs must be positive');
+  if (!(options.connections >= 1)) throw new RangeError('connections must be at least 1');
+  const withClientCert = options.cert !== undefined && options.key !== undefined;
+  const agent = new Agent({
+    connections: options.connections,
+    keepAliveTimeout: options.keepAliveTimeoutMs ?? 4_000,
+    keepAliveMaxTimeout: Math.max(options.keepAliveTimeoutMs ?? 4_000, 4_000),
+    connectTimeout: Math.min(options.timeoutMs, 10_000),
+    headersTimeout: options.timeoutMs,
+    bodyTimeout: options.timeoutMs,
+    connect: {
+      rejectUnauthorized: options.verify,
+      ...(options.verify && options.ca !== undefined ? { ca: options.ca } : {}),
+      ...(withClientCert ? { cert: options.cert, key: options.key } : {}),
+    },
+  });
+
+  async function request(req: HttpRequestOptions): Promise<HttpResponse> {
+    const url = resolveUrl(baseUrl, req.path);
+    const timeoutMs = req.timeoutMs ?? options.timeoutMs;
+    const deadline = new AbortController();
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      deadline.abort(new HttpClientError('timeout', url.href, `Timed out after ${timeoutMs} ms waiting for ${url.href}`));
+    }, timeoutMs);
+    const onCallerAbort = (): void => deadline.abort(req.signal?.reason);
+    if (req.signal) {
+      if (req.signal.aborted) onCallerAbort();
+      else req.signal.addEventListener('abort', onCallerAbort, { once: true });
+    }
+    const finish = (): void => {
+      clearTimeout(timer);
+      req.signal?.removeEventListener('abort', onCallerAbort);
+    };
+    let res;
+    try {
+      res = await agent.request({
+        origin: url.origin,
+        path: url.pathname + url.search,
+        method: req.method,
+        headers: req.headers,
+        body: req.body ?? null,
+        signal: deadline.signal,
+      });
+    } catch (err) {
+      finish();
+      if (timedOut) throw new HttpClientError('timeout', url.href, `Timed out after ${timeoutMs} ms waiting for ${url.href}`, err);
+      throw describeFailure(err, url, timeoutMs);
+    }
+    const body = res.body as unknown as Readable;
+    body.once('end', finish);
+    body.once('close', finish);
+    body.once('error', finish);
+    return {
+      status: res.statusCode,
+      headers: res.headers,
+      url,
+      body,
+      text: async (limitBytes = DEFAULT_TEXT_LIMIT) => {
+        try {
+          return await readText(body, limitBytes, url);
+        } catch (err) {
+          if (timedOut) throw new HttpClientError('timeout', url.href, `Timed out after ${timeoutMs} ms waiting for ${url.href}`, err);
+          throw describeFailure(err, url, timeoutMs);
+        }
+      },
+      dump: async () => {
+        try {
+          await res.body.dump();
+        } catch {
+          // a body we throw away may fail to drain; the socket is then discarded by undici
+        }
+      },
+    };
+  }
+
+  return {
+    baseUrl,
+    request,
+    close: () => agent.close(),
+  };
+}

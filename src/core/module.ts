@@ -4,6 +4,7 @@
 
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from './logging-types.ts';
+import type { LogBuffer } from './log-buffer.ts';
 import type { GlobalSettings } from './settings/global.ts';
 
 /** `foreman`: control plane, called by Foreman. `client`: called by hosts being provisioned. */
@@ -62,6 +63,14 @@ export interface ModuleContext<P = unknown> extends RuntimeContext {
   readonly providers: readonly P[];
   /** Merged settings of each provider, same order as `providers`. */
   readonly providerSettings: readonly Settings[];
+  /** Read-only view of the proxy itself (used by the logs module). */
+  readonly proxy?: ProxyIntrospection;
+}
+
+export interface ProxyIntrospection {
+  readonly logBuffer: LogBuffer;
+  /** module/provider name → failure message (spec README §3.4). */
+  failedModules(): Readonly<Record<string, string>>;
 }
 
 export interface ModuleDefinition<P = unknown> {

@@ -1,0 +1,188 @@
+// One fastify application per listener: body parsing, the spec's error and 404 conventions,
+// request logging with X-Request-Id, authorization before routing, root endpoints, and every
+// module allowed on this listener mounted in its own encapsulated context.
+
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerFactoryHandler } from 'fastify';
+import { randomUUID } from 'node:crypto';
+import type { Server } from 'node:http';
+import { ProxyError, errorText } from '../errors.ts';
+import { parseRackQuery } from '../params.ts';
+import type { Logger } from '../logging-types.ts';
+import type { GlobalSettings, ListenerSpec } from '../settings/global.ts';
+import type { ModuleRecord } from '../lifecycle.ts';
+import { authorize } from './auth.ts';
+import { featuresList, v2Features, versionInfo } from './root-routes.ts';
+
+export interface AppOptions {
+  listener: ListenerSpec;
+  global: GlobalSettings;
+  records: ReadonlyMap<string, ModuleRecord>;
+  /** Modules to mount on this listener (already filtered by state, enabled and audience). */
+  mounted: readonly ModuleRecord[];
+  log: Logger;
+  version: string;
+  /** Capabilities a provider adds to its module's (from the catalogue). */
+  providerCapabilities: (id: string) => readonly string[];
+  /** Creates the listener's primary server around fastify's request handler. */
+  serverFactory: (handler: FastifyServerFactoryHandler) => Server;
+}
+
+interface Guard {
+  prefix: string;
+  module: string;
+  authorize: boolean;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    proxyLog: Logger;
+    startedAt: bigint;
+  }
+}
+
+/** `application/json` when the client accepts JSON (spec README §6.3), else the framework default. */
+export function errorContentType(accept: string | undefined): string {
+  if (!accept || accept.trim() === '') return 'application/json';
+  const types = accept.split(',').map((t) => t.split(';')[0].trim().toLowerCase());
+  return types.some((t) => t === 'application/json' || t === '*/*' || t === 'application/*')
+    ? 'application/json'
+    : 'text/html;charset=utf-8';
+}
+
+function sendError(reply: FastifyReply, request: FastifyRequest, status: number, message: string, headers: Record<string, string> = {}): void {
+  reply
+    .code(status)
+    .headers(headers)
+    .header('content-type', errorContentType(request.headers.accept))
+    .send(message);
+}
+
+function guardFor(guards: readonly Guard[], path: string): Guard | undefined {
+  for (const g of guards) if (path === g.prefix || path.startsWith(`${g.prefix}/`)) return g;
+  return undefined;
+}
+
+export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
+  const { listener, global, log } = opts;
+  const https = listener.scheme === 'https';
+  const serverHeader = `foreman-proxy/${opts.version}`;
+  const clientOnly = listener.audience === 'client';
+
+  const app = Fastify({
+    logger: false,
+    bodyLimit: global.limits.bodyLimitBytes,
+    routerOptions: {
+      ignoreTrailingSlash: true,
+      maxParamLength: 1000,
+      querystringParser: parseRackQuery,
+    },
+    genReqId: (req) => {
+      const id = req.headers['x-request-id'];
+      return typeof id === 'string' && id !== '' ? id.slice(0, 128) : randomUUID();
+    },
+    serverFactory: (handler) => opts.serverFactory(handler),
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+  });
+
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => {
+    done(null, parseRackQuery(body as string));
+  });
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+
+  // Longest prefix first so /puppet/ca is found before /puppet.
+  const guards: Guard[] = opts.mounted
+    .flatMap((r) => r.def.prefixes.map((prefix) => ({ prefix, module: r.def.name, authorize: r.def.authorize })))
+    .concat(clientOnly ? [] : [{ prefix: '/v2/features', module: 'foreman_proxy', authorize: true }])
+    .sort((a, b) => b.prefix.length - a.prefix.length);
+
+  app.decorateRequest('proxyLog', null as unknown as Logger);
+  app.decorateRequest('startedAt', 0n);
+
+  app.addHook('onRequest', async (request, reply) => {
+    request.startedAt = process.hrtime.bigint();
+    request.proxyLog = log.withRequest(String(request.id));
+    const url = request.raw.url ?? '';
+    const q = url.indexOf('?');
+    const path = q >= 0 ? url.slice(0, q) : url;
+    request.proxyLog.info(`Started ${request.method} ${path} ${q >= 0 ? url.slice(q + 1) : ''}`);
+    reply.header('server', serverHeader);
+    const guard = guardFor(guards, path);
+    if (!guard?.authorize) return;
+    const denied = await authorize({ socket: request.raw.socket, https, subPath: path.slice(guard.prefix.length) }, global);
+    if (denied !== undefined) {
+      request.proxyLog.error(denied);
+      sendError(reply, request, 403, denied);
+      return reply;
+    }
+  });
+
+  app.addHook('onResponse', async (request, reply) => {
+    const ms = Number(process.hrtime.bigint() - request.startedAt) / 1e6;
+    const url = request.raw.url ?? '';
+    const q = url.indexOf('?');
+    request.proxyLog.info(`Finished ${request.method} ${q >= 0 ? url.slice(0, q) : url} with ${reply.statusCode} (${ms.toFixed(2)} ms)`);
+  });
+
+  app.setErrorHandler((err, request, reply) => {
+    const rlog = request.proxyLog ?? log;
+    if (err instanceof ProxyError) {
+      rlog.error(err.message, err.status >= 500 ? err : undefined);
+      sendError(reply, request, err.status, err.message, err.headers);
+      return;
+    }
+    const status = (err as { statusCode?: number }).statusCode;
+    if (typeof status === 'number' && status >= 400 && status < 500) {
+      // Framework-level rejections: body too large, bad content, malformed URL …
+      rlog.error(errorText(err));
+      sendError(reply, request, status, errorText(err));
+      return;
+    }
+    rlog.error(`Unhandled error: ${errorText(err)}`, err);
+    reply.code(500).header('content-type', 'text/html').send('<h1>Internal Server Error</h1>');
+  });
+
+  app.setNotFoundHandler((_request, reply) => {
+    reply.code(404).header('content-type', 'application/json').send('Requested url was not found');
+  });
+
+  const rootDeps = { records: opts.records, version: opts.version, providerCapabilities: opts.providerCapabilities };
+  app.get('/features', async (_req, reply) => {
+    try {
+      return reply.type('application/json').send(JSON.stringify(featuresList(rootDeps)));
+    } catch (err) {
+      throw new ProxyError(400, errorText(err));
+    }
+  });
+  app.get('/version', async (_req, reply) => {
+    try {
+      return reply.type('application/json').send(JSON.stringify(versionInfo(rootDeps)));
+    } catch (err) {
+      throw new ProxyError(400, errorText(err));
+    }
+  });
+  if (!clientOnly) {
+    app.get('/v2/features', async (_req, reply) => {
+      try {
+        return reply.type('application/json').send(JSON.stringify(await v2Features(rootDeps)));
+      } catch (err) {
+        throw new ProxyError(500, errorText(err));
+      }
+    });
+  }
+
+  for (const record of opts.mounted) {
+    const ctx = record.ctx;
+    if (!ctx) continue;
+    for (const prefix of record.def.prefixes) {
+      await app.register(
+        async (scope) => {
+          await record.def.routes(scope, ctx, prefix);
+        },
+        { prefix },
+      );
+    }
+  }
+  return app;
+}

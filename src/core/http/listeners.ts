@@ -1,0 +1,175 @@
+// Listeners: which ones exist (compatible mode from http_port/https_port, or the `listeners:`
+// extension), which modules each mounts, and the hardened HTTP/HTTPS servers behind them.
+
+import { createServer as createHttpServer, type Server, type RequestListener } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { readFileSync } from 'node:fs';
+import type { TLSSocket, SecureVersion } from 'node:tls';
+import { SettingsError } from '../errors.ts';
+import type { GlobalSettings, ListenerSpec } from '../settings/global.ts';
+import type { ModuleRecord } from '../lifecycle.ts';
+import type { Logger } from '../logging-types.ts';
+
+/** Cipher list for TLS ≤ 1.2 (spec README §2.1). */
+export const TLS12_CIPHERS = [
+  'ECDHE-RSA-AES128-GCM-SHA256',
+  'ECDHE-RSA-AES256-GCM-SHA384',
+  'AES128-GCM-SHA256',
+  'AES256-GCM-SHA384',
+  'AES128-SHA256',
+  'AES256-SHA256',
+  'AES128-SHA',
+  'AES256-SHA',
+];
+
+export function resolveListeners(global: GlobalSettings, settingsFile: string): ListenerSpec[] {
+  if (global.listeners.length > 0) return [...global.listeners];
+  const out: ListenerSpec[] = [];
+  if (global.httpPort !== null) {
+    out.push({ name: 'http', bind: global.bindHost, port: global.httpPort, scheme: 'http', audience: 'foreman', clientCert: 'none' });
+  }
+  if (global.sslCertificate && global.sslPrivateKey && global.sslCaFile) {
+    out.push({ name: 'https', bind: global.bindHost, port: global.httpsPort, scheme: 'https', audience: 'foreman', clientCert: 'request' });
+  }
+  if (out.length === 0) throw new SettingsError(settingsFile, undefined, 'Both http and https are disabled, unable to start.');
+  return out;
+}
+
+/**
+ * Modules mounted on a listener: running, enabled for its scheme, and of the right audience.
+ * A control-plane module named explicitly on a client listener is a configuration error.
+ */
+export function modulesFor(listener: ListenerSpec, records: ReadonlyMap<string, ModuleRecord>, settingsFile: string): ModuleRecord[] {
+  if (listener.modules) {
+    for (const name of listener.modules) {
+      const r = records.get(name);
+      if (r && listener.audience === 'client' && r.def.audience !== 'client') {
+        throw new SettingsError(
+          settingsFile,
+          `listeners.${listener.name}.modules`,
+          `module '${name}' is a control-plane (foreman audience) module and cannot be served on client listener '${listener.name}'`,
+        );
+      }
+    }
+  }
+  return [...records.values()].filter((r) => {
+    if (r.state !== 'running') return false;
+    if (listener.modules && !listener.modules.includes(r.def.name)) return false;
+    if (listener.audience === 'client' && r.def.audience !== 'client') return false;
+    return r.enabled === 'both' || r.enabled === listener.scheme;
+  });
+}
+
+function tlsVersions(disabled: readonly string[], log: Logger): { minVersion: SecureVersion; maxVersion: SecureVersion } {
+  let minVersion: SecureVersion = 'TLSv1.2';
+  let maxVersion: SecureVersion = 'TLSv1.3';
+  for (const v of disabled) {
+    if (v === '1.2') minVersion = 'TLSv1.3';
+    else if (v === '1.3') maxVersion = 'TLSv1.2';
+    else if (['1.0', '1.1', '1', 'SSLv3', 'SSLv2'].includes(v)) continue; // always disabled anyway
+    else log.warn(`Unknown TLS version '${v}' in tls_disabled_versions, ignored`);
+  }
+  if (minVersion === 'TLSv1.3' && maxVersion === 'TLSv1.2') {
+    throw new Error('tls_disabled_versions disables every TLS version');
+  }
+  return { minVersion, maxVersion };
+}
+
+function readPem(path: string, what: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    throw new Error(`Unable to read ${what} '${path}': ${(err as Error).message}`);
+  }
+}
+
+export function createListenerServer(
+  listener: ListenerSpec,
+  global: GlobalSettings,
+  handler: RequestListener,
+  log: Logger,
+): Server {
+  let server: Server;
+  if (listener.scheme === 'https') {
+    const certFile = listener.sslCertificate ?? global.sslCertificate;
+    const keyFile = listener.sslPrivateKey ?? global.sslPrivateKey;
+    const caFile = listener.sslCaFile ?? global.sslCaFile;
+    if (!certFile || !keyFile) throw new Error(`listener '${listener.name}': HTTPS needs ssl_certificate and ssl_private_key`);
+    let ca: Buffer | undefined;
+    if (caFile) {
+      try {
+        ca = readFileSync(caFile);
+      } catch (err) {
+        // Reference behaviour: an unreadable CA is logged and start-up continues.
+        log.error(`Unable to read ssl_ca_file '${caFile}': ${(err as Error).message}`);
+      }
+    }
+    const disabledCiphers = new Set(global.sslDisabledCiphers);
+    const { minVersion, maxVersion } = tlsVersions(global.tlsDisabledVersions, log);
+    const requestCert = listener.clientCert !== 'none';
+    server = createHttpsServer(
+      {
+        cert: readPem(certFile, 'ssl_certificate'),
+        key: readPem(keyFile, 'ssl_private_key'),
+        ca,
+        requestCert,
+        // 'request': verify a presented certificate but let certificate-less clients through to
+        // per-module authorization (403), as the reference does.
+        rejectUnauthorized: listener.clientCert === 'require',
+        minVersion,
+        maxVersion,
+        ciphers: TLS12_CIPHERS.filter((c) => !disabledCiphers.has(c)).join(':'),
+        honorCipherOrder: true,
+        handshakeTimeout: global.limits.handshakeTimeoutMs,
+        sessionTimeout: 300,
+      },
+      handler,
+    );
+    if (requestCert && listener.clientCert === 'request') {
+      server.on('secureConnection', (socket: TLSSocket) => {
+        const cert = socket.getPeerCertificate();
+        if (cert && Object.keys(cert).length > 0 && !socket.authorized) {
+          log.warn(`Rejected TLS client ${socket.remoteAddress}: ${String(socket.authorizationError)}`);
+          socket.destroy();
+        }
+      });
+    }
+    server.on('tlsClientError', (err: Error, socket: TLSSocket) => {
+      log.debug(`TLS handshake with ${socket.remoteAddress ?? '?'} failed: ${err.message}`);
+    });
+  } else {
+    server = createHttpServer(handler);
+  }
+  const l = global.limits;
+  server.headersTimeout = l.headersTimeoutMs;
+  server.requestTimeout = l.requestTimeoutMs;
+  server.keepAliveTimeout = l.keepAliveTimeoutMs;
+  server.maxConnections = l.maxConnections;
+  // Sockets silent for this long are closed (covers TCP connections that never send anything).
+  server.timeout = Math.max(l.requestTimeoutMs, l.headersTimeoutMs) * 2;
+  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+    if (socket.writable && err.code !== 'ECONNRESET') {
+      const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+      socket.end(`HTTP/1.1 ${status} ${status === 431 ? 'Request Header Fields Too Large' : status === 408 ? 'Request Timeout' : 'Bad Request'}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+    } else socket.destroy();
+  });
+  return server;
+}
+
+/** Bind `server` to `host:port`; `*` is every interface (dual-stack, IPv4-only as fallback). */
+export function listen(server: Server, host: string, port: number): Promise<void> {
+  const attempt = (h: string, ipv6Only?: boolean): Promise<void> =>
+    new Promise((resolve, reject) => {
+      const onError = (err: Error): void => reject(err);
+      server.once('error', onError);
+      server.listen({ host: h, port, ipv6Only }, () => {
+        server.off('error', onError);
+        resolve();
+      });
+    });
+  if (host !== '*') return attempt(host.replace(/^\[(.*)\]$/, '$1'));
+  return attempt('::', false).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'EAFNOSUPPORT' || err.code === 'EADDRNOTAVAIL') return attempt('0.0.0.0');
+    throw err;
+  });
+}

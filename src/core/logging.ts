@@ -1,0 +1,101 @@
+// Logging: text lines in the reference's layout (`%d %.8X{request} [%.1l] %m`) written through
+// pino's asynchronous destination (reopened on SIGUSR1 for logrotate), and every entry at or
+// above log_level copied into the log buffer served by /logs.
+
+import pino from 'pino';
+import type { Logger, LogLevel } from './logging-types.ts';
+import { LEVEL_NUMBER, LogBuffer } from './log-buffer.ts';
+
+type Destination = ReturnType<typeof pino.destination>;
+
+export interface LogSinkOptions {
+  /** File path, or STDOUT / SYSLOG / JOURNAL / JOURNALD (the latter two log to stdout here). */
+  logFile: string;
+  level: LogLevel;
+  buffer: LogBuffer;
+  /** Synchronous writes (tests and `check`). */
+  sync?: boolean;
+}
+
+const CONTROL_CHARS = /[\u0000-\u0008\u000b-\u001f\u007f]/g;
+
+export class LogSink {
+  readonly buffer: LogBuffer;
+  readonly threshold: number;
+  private readonly dest: Destination;
+  private readonly toFile: boolean;
+
+  constructor(options: LogSinkOptions) {
+    this.buffer = options.buffer;
+    this.threshold = LEVEL_NUMBER[options.level];
+    const target = options.logFile.toUpperCase();
+    const stdout = ['STDOUT', 'SYSLOG', 'JOURNAL', 'JOURNALD'].includes(target);
+    let dest: Destination;
+    if (stdout) {
+      dest = pino.destination({ dest: 1, sync: options.sync ?? false });
+    } else {
+      try {
+        dest = pino.destination({ dest: options.logFile, sync: true, mkdir: true, append: true });
+        if (!options.sync) {
+          // Opened synchronously so an unwritable path is detected now; writes are async from here.
+          dest.end();
+          dest = pino.destination({ dest: options.logFile, sync: false, mkdir: true, append: true });
+        }
+      } catch (err) {
+        // Reference behaviour: an unopenable log file falls back to stdout.
+        dest = pino.destination({ dest: 1, sync: options.sync ?? false });
+        dest.write(`${new Date().toISOString()}          [W] cannot open log file ${options.logFile}: ${(err as Error).message}; logging to stdout\n`);
+      }
+    }
+    this.dest = dest;
+    this.toFile = !stdout;
+  }
+
+  write(level: LogLevel, message: string, requestId: string | undefined, err?: unknown): void {
+    if (LEVEL_NUMBER[level] < this.threshold) return;
+    const now = Date.now();
+    const rid = requestId ? requestId.slice(0, 8) : '';
+    const clean = message.replace(CONTROL_CHARS, '?');
+    this.dest.write(`${new Date(now).toISOString()} ${rid.padEnd(8)} [${level[0]}] ${clean.replace(/\n/g, '\n  ')}\n`);
+    const entry: Parameters<LogBuffer['push']>[0] = { timestamp: now / 1000, level, message: clean };
+    if (rid) entry.request_id = rid;
+    if (err instanceof Error && err.stack) {
+      entry.backtrace = `${err.message}: ${err.stack.split('\n').slice(1).map((l) => l.trim()).join('\n')}`;
+    }
+    this.buffer.push(entry);
+  }
+
+  reopen(): void {
+    if (this.toFile) this.dest.reopen();
+  }
+
+  flush(): void {
+    try {
+      this.dest.flushSync();
+    } catch {
+      /* not ready yet or stdout closed */
+    }
+  }
+}
+
+export function createLogger(sink: LogSink, scope = '', requestId?: string): Logger {
+  const prefix = scope ? `${scope}: ` : '';
+  return {
+    debug: (m) => sink.write('DEBUG', prefix + m, requestId),
+    info: (m) => sink.write('INFO', prefix + m, requestId),
+    warn: (m) => sink.write('WARN', prefix + m, requestId),
+    error: (m, err) => sink.write('ERROR', prefix + m, requestId, err),
+    withRequest: (id) => createLogger(sink, scope, id),
+    child: (s) => createLogger(sink, scope ? `${scope}/${s}` : s, requestId),
+  };
+}
+
+/** A logger that drops everything (unit tests). */
+export const silentLogger: Logger = {
+  debug: () => undefined,
+  info: () => undefined,
+  warn: () => undefined,
+  error: () => undefined,
+  withRequest: () => silentLogger,
+  child: () => silentLogger,
+};

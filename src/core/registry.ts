@@ -1,0 +1,52 @@
+// Finds every module (src/modules/<name>/module.ts) and provider
+// (src/modules/<name>/providers/<id>/provider.ts). Discovery keeps modules independent: adding a
+// feature never edits the core.
+
+import { readdir } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import type { ModuleDefinition, ProviderDefinition } from './module.ts';
+
+export interface Catalogue {
+  modules: Map<string, ModuleDefinition>;
+  providers: Map<string, ProviderDefinition>;
+}
+
+const MODULES_DIR = fileURLToPath(new URL('../modules/', import.meta.url));
+
+async function subdirs(dir: string): Promise<string[]> {
+  try {
+    const entries = await readdir(dir, { withFileTypes: true });
+    return entries.filter((e) => e.isDirectory()).map((e) => e.name).sort();
+  } catch {
+    return [];
+  }
+}
+
+async function importDefault<T>(file: string): Promise<T> {
+  const mod = (await import(pathToFileURL(file).href)) as { default?: T };
+  if (!mod.default) throw new Error(`${file} has no default export`);
+  return mod.default;
+}
+
+export async function discoverCatalogue(modulesDir = MODULES_DIR): Promise<Catalogue> {
+  const modules = new Map<string, ModuleDefinition>();
+  const providers = new Map<string, ProviderDefinition>();
+  for (const dir of await subdirs(modulesDir)) {
+    const moduleFile = join(modulesDir, dir, 'module.ts');
+    if (!existsSync(moduleFile)) continue;
+    const def = await importDefault<ModuleDefinition>(moduleFile);
+    if (modules.has(def.name)) throw new Error(`module '${def.name}' is defined twice`);
+    modules.set(def.name, def);
+    const providersDir = join(modulesDir, dir, 'providers');
+    for (const pdir of await subdirs(providersDir)) {
+      const providerFile = join(providersDir, pdir, 'provider.ts');
+      if (!existsSync(providerFile)) continue;
+      const p = await importDefault<ProviderDefinition>(providerFile);
+      if (providers.has(p.id)) throw new Error(`provider '${p.id}' is defined twice`);
+      providers.set(p.id, p);
+    }
+  }
+  return { modules, providers };
+}

@@ -1,0 +1,142 @@
+// Starting and stopping one proxy instance: settings → modules → listeners, and the reverse on
+// shutdown (in-flight requests are drained, modules see their AbortSignal).
+
+import { join } from 'node:path';
+import type { Server } from 'node:http';
+import type { FastifyInstance, FastifyServerFactoryHandler } from 'fastify';
+import { loadGlobalSettings } from './settings/load-global.ts';
+import type { GlobalSettings, ListenerSpec } from './settings/global.ts';
+import { discoverCatalogue, type Catalogue } from './registry.ts';
+import { ModuleLoader, type ModuleRecord } from './lifecycle.ts';
+import { LogBuffer } from './log-buffer.ts';
+import { LogSink, createLogger } from './logging.ts';
+import type { Logger } from './logging-types.ts';
+import { buildApp } from './http/app.ts';
+import { createListenerServer, listen, modulesFor, resolveListeners } from './http/listeners.ts';
+import { PROXY_VERSION } from './version.ts';
+import { resolveInstance } from './instances.ts';
+
+export interface StartOptions {
+  settingsDir: string;
+  only?: readonly string[];
+  bundle?: string;
+  /** Override settings.yml's log_file (tests use STDOUT or a temp file). */
+  logFile?: string;
+  /** Synchronous log writes. */
+  syncLog?: boolean;
+  catalogue?: Catalogue;
+}
+
+export interface RunningListener {
+  spec: ListenerSpec;
+  app: FastifyInstance;
+  servers: Server[];
+  /** Actual bound addresses, e.g. for port 0 in tests. */
+  addresses: { host: string; port: number }[];
+}
+
+export interface RunningProxy {
+  global: GlobalSettings;
+  records: ReadonlyMap<string, ModuleRecord>;
+  failedModules: Readonly<Record<string, string>>;
+  listeners: RunningListener[];
+  log: Logger;
+  logSink: LogSink;
+  /** Stop accepting, drain in-flight requests (up to `graceMs`), stop modules. */
+  close(graceMs?: number): Promise<void>;
+}
+
+async function startListener(
+  spec: ListenerSpec,
+  proxy: { global: GlobalSettings; records: ReadonlyMap<string, ModuleRecord>; log: Logger; catalogue: Catalogue },
+  settingsFile: string,
+): Promise<RunningListener> {
+  const { global, records, log } = proxy;
+  const mounted = modulesFor(spec, records, settingsFile);
+  let handler: FastifyServerFactoryHandler | undefined;
+  const servers: Server[] = [];
+  const app = await buildApp({
+    listener: spec,
+    global,
+    records,
+    mounted,
+    log,
+    version: PROXY_VERSION,
+    providerCapabilities: (id) => proxy.catalogue.providers.get(id)?.capabilities ?? [],
+    serverFactory: (h) => {
+      handler = h;
+      const s = createListenerServer(spec, global, h, log);
+      servers.push(s);
+      return s;
+    },
+  });
+  await app.ready();
+  for (let i = 1; i < spec.bind.length; i++) servers.push(createListenerServer(spec, global, handler as FastifyServerFactoryHandler, log));
+  const addresses: { host: string; port: number }[] = [];
+  for (const [i, host] of spec.bind.entries()) {
+    await listen(servers[i], host, spec.port);
+    const a = servers[i].address();
+    if (a && typeof a === 'object') addresses.push({ host: a.address, port: a.port });
+  }
+  log.info(`Listener '${spec.name}' (${spec.scheme}, audience ${spec.audience}) on ${addresses.map((a) => `${a.host}:${a.port}`).join(', ')} serving ${mounted.map((m) => m.def.name).join(', ') || 'no modules'}`);
+  return { spec, app, servers, addresses };
+}
+
+export async function startProxy(opts: StartOptions): Promise<RunningProxy> {
+  const global = await loadGlobalSettings(opts.settingsDir);
+  const settingsFile = join(global.settingsDir, 'settings.yml');
+  const catalogue = opts.catalogue ?? (await discoverCatalogue());
+  const only = resolveInstance({ only: opts.only, bundle: opts.bundle, known: [...catalogue.modules.keys()] });
+
+  const buffer = new LogBuffer(global.logBuffer, global.logBufferErrors);
+  const logSink = new LogSink({ logFile: opts.logFile ?? global.logFile, level: global.logLevel, buffer, sync: opts.syncLog });
+  const log = createLogger(logSink);
+  const abort = new AbortController();
+
+  const loader = new ModuleLoader({ catalogue, global, only, log, signal: abort.signal, logBuffer: buffer });
+  try {
+    await loader.load();
+    const specs = resolveListeners(global, settingsFile);
+    // Refuse a bad listener/module combination before binding anything.
+    for (const spec of specs) modulesFor(spec, loader.records, settingsFile);
+    const listeners: RunningListener[] = [];
+    try {
+      for (const spec of specs) listeners.push(await startListener(spec, { global, records: loader.records, log, catalogue }, settingsFile));
+    } catch (err) {
+      for (const l of listeners) for (const s of l.servers) s.close();
+      throw err;
+    }
+    const sockets = listeners.reduce((n, l) => n + l.servers.length, 0);
+    log.info(`Smart proxy has launched on ${sockets} socket(s), waiting for requests`);
+
+    let closing: Promise<void> | undefined;
+    const close = (graceMs = 10_000): Promise<void> =>
+      (closing ??= (async () => {
+        log.info('Shutting down: draining in-flight requests');
+        const drained = Promise.all(
+          listeners.flatMap((l) =>
+            l.servers.map(
+              (s) =>
+                new Promise<void>((resolve) => {
+                  s.close(() => resolve());
+                  s.closeIdleConnections();
+                }),
+            ),
+          ),
+        );
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([drained, new Promise<void>((r) => (timer = setTimeout(r, graceMs)))]);
+        clearTimeout(timer);
+        for (const l of listeners) for (const s of l.servers) s.closeAllConnections();
+        abort.abort();
+        await Promise.all(listeners.map((l) => l.app.close().catch(() => undefined)));
+        log.info('Smart proxy stopped');
+        logSink.flush();
+      })());
+    return { global, records: loader.records, failedModules: loader.failedModules, listeners, log, logSink, close };
+  } catch (err) {
+    abort.abort();
+    logSink.flush();
+    throw err;
+  }
+}

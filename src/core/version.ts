@@ -1,0 +1,15 @@
+// The version reported in /version and the Server header. It follows the Foreman release this
+// proxy pairs with, because Foreman warns when major/minor differ (foreman-client.md §2).
+
+import { readFileSync } from 'node:fs';
+
+function packageVersion(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string };
+    return pkg.version ?? '0.0.0';
+  } catch {
+    return '0.0.0';
+  }
+}
+
+export const PROXY_VERSION: string = process.env.SMART_PROXY_VERSION ?? packageVersion();

@@ -129,7 +129,7 @@ async function main(): Promise<void> {
     );
   }
   // Machine-readable readiness line for supervisors and tests.
-  if (process.env.SMART_PROXY_READY_FD === '1') {
+  if (process.env.SMART_PROXY_PRINT_READY === '1') {
     process.stdout.write(`${JSON.stringify({ ready: proxy.listeners.map((l) => ({ name: l.spec.name, addresses: l.addresses })) })}\n`);
   }
 }

@@ -1,0 +1,201 @@
+// A small typed client for the Kea Control Agent's HTTP command API. One persistent keep-alive
+// pool per agent, a hard deadline on every command (connect + headers + body), a cap on the reply
+// size, and errors that say which of the three things went wrong: the agent could not be reached,
+// it answered something that is not a Kea reply, or the daemon behind it refused the command.
+
+import { Pool } from 'undici';
+
+/** Kea's documented result codes. */
+export const KEA_SUCCESS = 0;
+export const KEA_ERROR = 1;
+export const KEA_UNSUPPORTED = 2;
+export const KEA_EMPTY = 3;
+
+export interface KeaReply<A = unknown> {
+  result: number;
+  text?: string;
+  arguments?: A;
+}
+
+export type KeaErrorKind =
+  /** Connection refused/reset, DNS failure, TLS failure… */
+  | 'unreachable'
+  /** The deadline passed before a complete reply arrived. */
+  | 'timeout'
+  /** HTTP status other than 200 (401 = bad credentials). */
+  | 'http'
+  /** The body is not a Kea reply (not JSON, wrong shape, too large). */
+  | 'protocol'
+  /** Kea answered with a result code other than success (or "empty" where that is not allowed). */
+  | 'command';
+
+export class KeaError extends Error {
+  readonly kind: KeaErrorKind;
+  readonly command: string;
+  /** Kea result code for kind `command`, HTTP status for kind `http`. */
+  readonly code: number | undefined;
+
+  constructor(kind: KeaErrorKind, command: string, message: string, code?: number) {
+    super(message);
+    this.name = 'KeaError';
+    this.kind = kind;
+    this.command = command;
+    this.code = code;
+  }
+}
+
+export interface KeaClientOptions {
+  /** Control Agent URL, e.g. `http://127.0.0.1:8000/`. */
+  url: string;
+  /** Basic-auth credentials (Kea ≥ 1.9 `authentication` block). */
+  user?: string;
+  password?: string;
+  /** Deadline of one command, from sending to the last byte of the reply. */
+  timeoutMs: number;
+  /** Largest reply accepted (a config-get of a big server can be several MB). */
+  maxReplyBytes?: number;
+  /** Concurrent connections to the agent. */
+  connections?: number;
+}
+
+export interface CommandOptions {
+  /** Daemon the agent forwards to (`dhcp4`); omitted = the agent itself. */
+  service?: string;
+  /** Treat result 3 ("empty") as success: list commands report "nothing found" with it. */
+  allowEmpty?: boolean;
+  signal?: AbortSignal;
+}
+
+const DEFAULT_MAX_REPLY = 64 * 1024 * 1024;
+
+export class KeaClient {
+  private readonly pool: Pool;
+  private readonly path: string;
+  private readonly origin: string;
+  private readonly auth: string | undefined;
+  private readonly timeoutMs: number;
+  private readonly maxReply: number;
+
+  constructor(options: KeaClientOptions) {
+    const url = new URL(options.url);
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+      throw new TypeError(`Kea Control Agent URL must be http or https: ${options.url}`);
+    }
+    if (!(options.timeoutMs > 0)) throw new RangeError('Kea command timeout must be positive');
+    this.origin = url.origin;
+    this.path = `${url.pathname}${url.search}` || '/';
+    this.auth =
+      options.user !== undefined
+        ? `Basic ${Buffer.from(`${options.user}:${options.password ?? ''}`).toString('base64')}`
+        : undefined;
+    this.timeoutMs = options.timeoutMs;
+    this.maxReply = options.maxReplyBytes ?? DEFAULT_MAX_REPLY;
+    this.pool = new Pool(this.origin, {
+      connections: options.connections ?? 4,
+      connectTimeout: options.timeoutMs,
+      headersTimeout: options.timeoutMs,
+      bodyTimeout: options.timeoutMs,
+      keepAliveTimeout: 4_000,
+    });
+  }
+
+  /** Where commands go, for messages. */
+  get url(): string {
+    return `${this.origin}${this.path}`;
+  }
+
+  /**
+   * Send one command and return the reply of the (single) target. Throws KeaError unless the
+   * result is success (or "empty" with `allowEmpty`).
+   */
+  async command<A = unknown>(command: string, args?: unknown, options: CommandOptions = {}): Promise<KeaReply<A>> {
+    const body: Record<string, unknown> = { command };
+    if (options.service !== undefined) body.service = [options.service];
+    if (args !== undefined) body.arguments = args;
+    const raw = await this.post(command, JSON.stringify(body), options.signal);
+    const reply = parseReply<A>(command, raw);
+    if (reply.result === KEA_SUCCESS || (options.allowEmpty === true && reply.result === KEA_EMPTY)) return reply;
+    throw new KeaError(
+      'command',
+      command,
+      `'${command}' failed (result ${reply.result}): ${reply.text ?? 'no text'}`,
+      reply.result,
+    );
+  }
+
+  async close(): Promise<void> {
+    await this.pool.close().catch(() => undefined);
+  }
+
+  private async post(command: string, payload: string, outer?: AbortSignal): Promise<string> {
+    // One deadline for the whole exchange: undici's own timeouts restart per phase, which would
+    // let a trickling agent hold a call for several times the deadline.
+    const deadline = AbortSignal.timeout(this.timeoutMs);
+    const signal = outer ? AbortSignal.any([deadline, outer]) : deadline;
+    const headers: Record<string, string> = { 'content-type': 'application/json', accept: 'application/json' };
+    if (this.auth) headers.authorization = this.auth;
+    try {
+      const res = await this.pool.request({ method: 'POST', path: this.path, headers, body: payload, signal });
+      const chunks: Buffer[] = [];
+      let size = 0;
+      for await (const chunk of res.body) {
+        size += (chunk as Buffer).length;
+        if (size > this.maxReply) {
+          res.body.destroy();
+          throw new KeaError('protocol', command, `reply to '${command}' exceeds ${this.maxReply} bytes`);
+        }
+        chunks.push(chunk as Buffer);
+      }
+      const text = Buffer.concat(chunks).toString('utf8');
+      if (res.statusCode !== 200) {
+        const detail = res.statusCode === 401 ? 'authentication failed (check user and password)' : oneLine(text);
+        throw new KeaError('http', command, `HTTP ${res.statusCode} for '${command}': ${detail}`, res.statusCode);
+      }
+      return text;
+    } catch (err) {
+      if (err instanceof KeaError) throw err;
+      if (deadline.aborted) {
+        throw new KeaError('timeout', command, `no reply to '${command}' from ${this.url} within ${this.timeoutMs} ms`);
+      }
+      if (outer?.aborted) throw new KeaError('unreachable', command, `'${command}' aborted`);
+      throw new KeaError('unreachable', command, `cannot reach ${this.url} for '${command}': ${describe(err)}`);
+    }
+  }
+}
+
+/**
+ * Kea answers a command for a service with an array of one reply per service, and a command for
+ * the agent itself (or an HTTP-level error such as 401) with a bare object.
+ */
+export function parseReply<A = unknown>(command: string, text: string): KeaReply<A> {
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch {
+    throw new KeaError('protocol', command, `reply to '${command}' is not JSON: ${oneLine(text)}`);
+  }
+  const first = Array.isArray(data) ? data[0] : data;
+  if (first === null || typeof first !== 'object' || typeof (first as { result?: unknown }).result !== 'number') {
+    throw new KeaError('protocol', command, `reply to '${command}' has no result code: ${oneLine(text)}`);
+  }
+  const r = first as { result: number; text?: unknown; arguments?: unknown };
+  const reply: KeaReply<A> = { result: r.result };
+  if (typeof r.text === 'string') reply.text = r.text;
+  if (r.arguments !== undefined) reply.arguments = r.arguments as A;
+  return reply;
+}
+
+function oneLine(text: string): string {
+  const t = text.replace(/\s+/g, ' ').trim();
+  return t.length > 200 ? `${t.slice(0, 200)}…` : t || '(empty)';
+}
+
+function describe(err: unknown): string {
+  if (err instanceof Error) {
+    const code = (err as { code?: unknown }).code;
+    const cause = (err as { cause?: unknown }).cause;
+    const base = typeof code === 'string' ? `${code} ${err.message}` : err.message;
+    return cause instanceof Error && cause.message !== err.message ? `${base} (${cause.message})` : base;
+  }
+  return String(err);
+}

@@ -1,0 +1,303 @@
+// Real Kea for tests: kea-dhcp4 inside a network namespace of its own, kea-ctrl-agent on
+// 127.0.0.1 (it reaches kea-dhcp4 through the unix control socket, which namespaces do not
+// isolate), and a second namespace joined by a veth pair where busybox udhcpc plays the host
+// being provisioned. Everything lives in a fresh temp dir and is torn down by PID and by name of
+// the namespaces this run created (prefix `spkea-`), also when a test fails.
+
+import { randomBytes } from 'node:crypto';
+import { chmod, writeFile } from 'node:fs/promises';
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  execFileP,
+  freeTcpPort,
+  removeDir,
+  requireCommand,
+  startDaemon,
+  stopDaemon,
+  tempDir,
+  waitFor,
+  type Daemon,
+} from '../lib/procs.ts';
+
+export const SUBNET = '192.168.122.0';
+export const NETMASK = '255.255.255.0';
+export const SERVER_IP = '192.168.122.1';
+
+export interface KeaLab {
+  dir: string;
+  /** Control Agent URL. */
+  url: string;
+  user: string;
+  password: string;
+  passwordFile: string;
+  dhcp4ConfigFile: string;
+  nsServer: string;
+  nsClient: string;
+  /** Run one DHCP exchange from the client namespace with this MAC. */
+  dhcpClient(mac: string): Promise<DhcpOffer>;
+  /** Send one command straight to the agent (bypassing the proxy) for checks. */
+  agent(command: string, args?: unknown): Promise<{ result: number; text?: string; arguments?: unknown }>;
+  stopDhcp4(): Promise<void>;
+  startDhcp4(): Promise<void>;
+  /** SIGSTOP / SIGCONT the agent: a hung backend that accepts connections and never answers. */
+  freezeAgent(): void;
+  thawAgent(): void;
+  stopAgent(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface DhcpOffer {
+  /** udhcpc exit code: 0 bound, 1 no lease. */
+  code: number;
+  ip?: string;
+  siaddr?: string;
+  bootFile?: string;
+  hostname?: string;
+  output: string;
+}
+
+function hooksDir(): string {
+  for (const base of ['/usr/lib', '/usr/lib64']) {
+    let entries: string[] = [];
+    try {
+      entries = readdirSync(base);
+    } catch {
+      continue;
+    }
+    for (const e of entries) {
+      const dir = join(base, e, 'kea', 'hooks');
+      try {
+        if (statSync(join(dir, 'libdhcp_lease_cmds.so')).isFile()) return dir;
+      } catch {
+        /* not this one */
+      }
+    }
+  }
+  throw new Error('Kea hooks directory with libdhcp_lease_cmds.so not found (install kea-dhcp4-server)');
+}
+
+function isSocket(path: string): boolean {
+  try {
+    return statSync(path).isSocket();
+  } catch {
+    return false;
+  }
+}
+
+async function ip(...args: string[]): Promise<void> {
+  await execFileP('ip', args, { timeout: 15_000 });
+}
+
+export interface LabOptions {
+  /** Extra keys merged into the Dhcp4 object (e.g. an initial reservation list). */
+  dhcp4?: Record<string, unknown>;
+}
+
+export async function startKeaLab(options: LabOptions = {}): Promise<KeaLab> {
+  const keaDhcp4 = requireCommand('kea-dhcp4');
+  const keaAgent = requireCommand('kea-ctrl-agent');
+  requireCommand('busybox');
+  requireCommand('ip');
+  const hooks = hooksDir();
+
+  const tag = randomBytes(3).toString('hex');
+  const nsServer = `spkea-${process.pid}-${tag}-s`;
+  const nsClient = `spkea-${process.pid}-${tag}-c`;
+  const ifServer = `spk${tag}`;
+  const ifClient = `spc${tag}`;
+  const dir = await tempDir('spkea');
+  const daemons: { dhcp4?: Daemon; agent?: Daemon } = {};
+  const createdNs: string[] = [];
+
+  const teardown = async (): Promise<void> => {
+    if (daemons.agent && !daemons.agent.exited) tryCont(daemons.agent.pid);
+    await stopDaemon(daemons.agent).catch(() => undefined);
+    await stopDaemon(daemons.dhcp4).catch(() => undefined);
+    for (const ns of createdNs.reverse()) await ip('netns', 'del', ns).catch(() => undefined);
+    await removeDir(dir).catch(() => undefined);
+  };
+
+  try {
+    for (const ns of [nsServer, nsClient]) {
+      await ip('netns', 'add', ns);
+      createdNs.push(ns);
+      await ip('-n', ns, 'link', 'set', 'lo', 'up');
+    }
+    await ip('link', 'add', ifServer, 'netns', nsServer, 'type', 'veth', 'peer', 'name', ifClient, 'netns', nsClient);
+    await ip('-n', nsServer, 'addr', 'add', `${SERVER_IP}/24`, 'dev', ifServer);
+    await ip('-n', nsServer, 'link', 'set', ifServer, 'up');
+    await ip('-n', nsClient, 'link', 'set', ifClient, 'up');
+
+    const sock = join(dir, 'k4.sock');
+    const dhcp4ConfigFile = join(dir, 'kea-dhcp4.conf');
+    const dhcp4 = {
+      Dhcp4: {
+        'interfaces-config': { interfaces: [ifServer], 'dhcp-socket-type': 'raw' },
+        'control-socket': { 'socket-type': 'unix', 'socket-name': sock },
+        'lease-database': { type: 'memfile', persist: true, name: join(dir, 'leases4.csv'), 'lfc-interval': 0 },
+        'hooks-libraries': [{ library: join(hooks, 'libdhcp_lease_cmds.so') }],
+        'valid-lifetime': 600,
+        'renew-timer': 300,
+        'rebind-timer': 500,
+        'host-reservation-identifiers': ['hw-address'],
+        'option-data': [{ name: 'domain-name-servers', data: SERVER_IP }],
+        subnet4: [
+          {
+            id: 1,
+            subnet: `${SUBNET}/24`,
+            interface: ifServer,
+            pools: [{ pool: '192.168.122.100 - 192.168.122.199' }],
+            'option-data': [
+              { name: 'routers', data: SERVER_IP },
+              { name: 'domain-name', data: 'example.test' },
+            ],
+            reservations: [
+              { 'hw-address': '52:54:00:aa:bb:20', 'ip-address': '192.168.122.20', hostname: 'static20.example.test' },
+            ],
+          },
+        ],
+        loggers: [
+          {
+            name: 'kea-dhcp4',
+            output_options: [{ output: join(dir, 'kea-dhcp4.log'), maxsize: 10485760, maxver: 1 }],
+            severity: 'INFO',
+          },
+        ],
+        ...options.dhcp4,
+      },
+    };
+    await writeFile(dhcp4ConfigFile, JSON.stringify(dhcp4, null, 2));
+
+    const user = 'foreman';
+    const password = randomBytes(12).toString('hex');
+    const passwordFile = join(dir, 'kea-password');
+    await writeFile(passwordFile, `${password}\n`, { mode: 0o600 });
+    const port = await freeTcpPort();
+    const agentConf = join(dir, 'kea-ctrl-agent.conf');
+    await writeFile(
+      agentConf,
+      JSON.stringify({
+        'Control-agent': {
+          'http-host': '127.0.0.1',
+          'http-port': port,
+          authentication: { type: 'basic', realm: 'kea-test', clients: [{ user, password }] },
+          'control-sockets': { dhcp4: { 'socket-type': 'unix', 'socket-name': sock } },
+          loggers: [{ name: 'kea-ctrl-agent', output_options: [{ output: join(dir, 'kea-ctrl-agent.log') }], severity: 'INFO' }],
+        },
+      }),
+    );
+
+    const env = { ...process.env, KEA_PIDFILE_DIR: dir, KEA_LOCKFILE_DIR: dir };
+    await execFileP('ip', ['netns', 'exec', nsServer, keaDhcp4, '-t', dhcp4ConfigFile], {
+      timeout: 20_000,
+      env,
+    }).catch((err: { stdout?: string; stderr?: string }) => {
+      throw new Error(`kea-dhcp4 -t rejected the generated config: ${err.stdout ?? ''}${err.stderr ?? ''}`);
+    });
+
+    const startDhcp4 = async (): Promise<void> => {
+      const d = startDaemon('kea-dhcp4', 'ip', ['netns', 'exec', nsServer, keaDhcp4, '-c', dhcp4ConfigFile], dir, env);
+      daemons.dhcp4 = d;
+      await waitFor('kea-dhcp4 control socket', () => {
+        if (d.exited) throw new Error(`kea-dhcp4 exited:\n${d.log()}`);
+        return isSocket(sock);
+      }, 20_000);
+    };
+    await startDhcp4();
+    daemons.agent = startDaemon('kea-ctrl-agent', keaAgent, ['-c', agentConf], dir, env);
+
+    const url = `http://127.0.0.1:${port}/`;
+    const auth = `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+    const agent = async (command: string, args?: unknown): Promise<{ result: number; text?: string; arguments?: unknown }> => {
+      const body: Record<string, unknown> = { command, service: ['dhcp4'] };
+      if (args !== undefined) body.arguments = args;
+      const res = await fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: auth },
+        body: JSON.stringify(body),
+        signal: AbortSignal.timeout(10_000),
+      });
+      const data = (await res.json()) as unknown;
+      return (Array.isArray(data) ? data[0] : data) as { result: number; text?: string; arguments?: unknown };
+    };
+    await waitFor('kea-ctrl-agent', async () => {
+      if (daemons.agent?.exited) throw new Error(`kea-ctrl-agent exited:\n${daemons.agent.log()}`);
+      return (await agent('version-get')).result === 0;
+    }, 20_000, 200);
+
+    const script = join(dir, 'udhcpc.sh');
+    await writeFile(
+      script,
+      '#!/bin/sh\n[ "$1" = bound ] && echo "OFFER ip=$ip siaddr=$siaddr boot_file=$boot_file hostname=$hostname"\nexit 0\n',
+    );
+    await chmod(script, 0o755);
+
+    const dhcpClient = async (mac: string): Promise<DhcpOffer> => {
+      await ip('-n', nsClient, 'link', 'set', ifClient, 'address', mac);
+      let out = '';
+      let code = 0;
+      try {
+        const r = await execFileP(
+          'ip',
+          ['netns', 'exec', nsClient, 'busybox', 'udhcpc', '-i', ifClient, '-f', '-q', '-n', '-t', '4', '-T', '2', '-s', script],
+          { timeout: 30_000 },
+        );
+        out = `${r.stdout}${r.stderr}`;
+      } catch (err) {
+        const e = err as { code?: number; stdout?: string; stderr?: string };
+        code = typeof e.code === 'number' ? e.code : 1;
+        out = `${e.stdout ?? ''}${e.stderr ?? ''}`;
+      }
+      const m = /OFFER ip=(\S*) siaddr=(\S*) boot_file=(\S*) hostname=(\S*)/.exec(out);
+      const offer: DhcpOffer = { code, output: out };
+      if (m) {
+        if (m[1]) offer.ip = m[1];
+        if (m[2]) offer.siaddr = m[2];
+        if (m[3]) offer.bootFile = m[3];
+        if (m[4]) offer.hostname = m[4];
+      }
+      return offer;
+    };
+
+    return {
+      dir,
+      url,
+      user,
+      password,
+      passwordFile,
+      dhcp4ConfigFile,
+      nsServer,
+      nsClient,
+      dhcpClient,
+      agent,
+      stopDhcp4: async () => {
+        await stopDaemon(daemons.dhcp4);
+      },
+      startDhcp4,
+      freezeAgent: () => {
+        if (daemons.agent && !daemons.agent.exited) process.kill(daemons.agent.pid, 'SIGSTOP');
+      },
+      thawAgent: () => {
+        if (daemons.agent && !daemons.agent.exited) tryCont(daemons.agent.pid);
+      },
+      stopAgent: async () => {
+        if (daemons.agent) tryCont(daemons.agent.pid);
+        await stopDaemon(daemons.agent);
+      },
+      close: teardown,
+    };
+  } catch (err) {
+    await teardown();
+    throw err;
+  }
+}
+
+function tryCont(pid: number): boolean {
+  try {
+    process.kill(pid, 'SIGCONT');
+  } catch {
+    /* gone */
+  }
+  return true;
+}

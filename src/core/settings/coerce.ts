@@ -52,7 +52,8 @@ export function asStringList(file: string, key: string, value: unknown): string[
 
 /** Coerce a module/provider setting per its declaration. null/undefined pass through untouched. */
 export function coerceDeclared(file: string, key: string, decl: SettingDecl, value: unknown): unknown {
-  if (value === null || value === undefined) return value;
+  // Empty values are left for the presence check, which reports them as the reference does.
+  if (value === null || value === undefined || value === '') return value;
   switch (decl.type) {
     case 'string':
       return asString(file, key, value);

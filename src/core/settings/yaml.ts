@@ -3,25 +3,30 @@
 // keys are accepted with or without their leading colon.
 
 import { readFile } from 'node:fs/promises';
-import { parse, YAMLParseError, type Tags } from 'yaml';
+import { parseDocument, visit, isScalar, isPair, YAMLParseError, Scalar } from 'yaml';
 import { SettingsError } from '../errors.ts';
 
-const rubySymbol = {
-  tag: '!ruby/symbol',
-  test: /^:[^\s]/,
-  resolve: (s: string): string => s.slice(1),
-  default: true,
-};
+/** Plain (unquoted) scalar values like `:dns_nsupdate` are Ruby symbols: keep the name. */
+function stripSymbols(doc: ReturnType<typeof parseDocument>): void {
+  visit(doc, {
+    Scalar(key, node, path) {
+      if (key === 'key') return; // keys keep their colon so `:x` can win over `x`
+      const parent = path[path.length - 1];
+      if (isPair(parent) && parent.key === node) return;
+      if (node.type === Scalar.PLAIN && typeof node.value === 'string' && /^:[^\s]/.test(node.value)) {
+        node.value = node.value.slice(1);
+      }
+    },
+  });
+}
 
 export function parseSettingsYaml(text: string, file: string): Record<string, unknown> {
   let doc: unknown;
   try {
-    doc = parse(text, {
-      version: '1.1',
-      customTags: (tags: Tags) => [rubySymbol, ...tags],
-      uniqueKeys: false,
-      maxAliasCount: 100,
-    });
+    const parsed = parseDocument(text, { version: '1.1', uniqueKeys: false });
+    if (parsed.errors.length > 0) throw parsed.errors[0];
+    stripSymbols(parsed);
+    doc = parsed.toJS({ maxAliasCount: 100 });
   } catch (err) {
     const where = err instanceof YAMLParseError && err.linePos ? ` (line ${err.linePos[0].line})` : '';
     const msg = err instanceof Error ? err.message.split('\n')[0] : String(err);

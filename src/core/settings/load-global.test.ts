@@ -1,0 +1,89 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { parseGlobalSettings } from './load-global.ts';
+import { parseSettingsYaml } from './yaml.ts';
+import { SettingsError } from '../errors.ts';
+
+const FILE = '/etc/foreman-proxy/settings.yml';
+const parse = (yaml: string) => parseGlobalSettings(parseSettingsYaml(yaml, FILE), FILE, '/etc/foreman-proxy');
+
+test('defaults match the reference', () => {
+  const g = parse('---\n');
+  assert.equal(g.httpPort, null);
+  assert.equal(g.httpsPort, 8443);
+  assert.deepEqual(g.bindHost, ['*']);
+  assert.equal(g.trustedHosts, null);
+  assert.equal(g.forwardVerify, true);
+  assert.equal(g.logLevel, 'INFO');
+  assert.equal(g.logBuffer, 2000);
+  assert.equal(g.logBufferErrors, 1000);
+  assert.deepEqual(g.dnsResolvTimeouts, [5, 8, 13]);
+  assert.equal(g.settingsDirectory, '/etc/foreman-proxy/settings.d');
+  assert.equal(g.logFile, '/var/log/foreman-proxy/proxy.log');
+});
+
+test('both key forms work in settings.yml; the colon form wins', () => {
+  const g = parse('log_file: /tmp/a.log\n:http_port: 8000\n');
+  assert.equal(g.logFile, '/tmp/a.log');
+  assert.equal(g.httpPort, 8000);
+  const both = parse('http_port: 1\n:http_port: 2\n');
+  assert.equal(both.httpPort, 2);
+  const reversed = parse(':http_port: 2\nhttp_port: 1\n');
+  assert.equal(reversed.httpPort, 2);
+});
+
+test('YAML 1.1: yes/no/on/off are booleans, symbols keep their name', () => {
+  assert.equal(parse(':forward_verify: no\n').forwardVerify, false);
+  assert.equal(parse(':forward_verify: off\n').forwardVerify, false);
+  assert.equal(parse(':forward_verify: on\n').forwardVerify, true);
+  assert.equal(parse(':log_level: :debug\n').logLevel, 'DEBUG');
+});
+
+test('foreman_url gets a trailing slash; bind_host accepts a string', () => {
+  const g = parse(':foreman_url: https://foreman.example.com\n:bind_host: 127.0.0.1\n');
+  assert.equal(g.foremanUrl, 'https://foreman.example.com/');
+  assert.deepEqual(g.bindHost, ['127.0.0.1']);
+});
+
+test('trusted_hosts: absent → null (skip), [] → deny all, list kept as written', () => {
+  assert.equal(parse('---\n').trustedHosts, null);
+  assert.deepEqual(parse(':trusted_hosts: []\n').trustedHosts, []);
+  assert.deepEqual(parse(':trusted_hosts:\n  - Foreman.example.com\n').trustedHosts, ['Foreman.example.com']);
+});
+
+test('relative paths resolve against the settings directory', () => {
+  const g = parse(':ssl_certificate: ssl/cert.pem\n:settings_directory: mods\n');
+  assert.equal(g.sslCertificate, '/etc/foreman-proxy/ssl/cert.pem');
+  assert.equal(g.settingsDirectory, '/etc/foreman-proxy/mods');
+});
+
+test('bad values name the file and the key', () => {
+  const cases: [string, string, RegExp][] = [
+    [':http_port: eighty\n', 'http_port', /expected an integer, got string "eighty"/],
+    [':https_port: 70000\n', 'https_port', /between 0 and 65535/],
+    [':forward_verify: maybe\n', 'forward_verify', /expected true or false/],
+    [':log_level: LOUD\n', 'log_level', /must be one of/],
+    [':log_buffer: 1\n', 'log_buffer', /greater than 1/],
+    [':trusted_hosts: {a: 1}\n', 'trusted_hosts', /expected a list/],
+    [':listeners:\n  - :port: 1\n    :audience: everyone\n', 'listeners[0].audience', /foreman or client/],
+    [':limits:\n  :header_timeout: soon\n', 'limits.header_timeout', /expected a number/],
+  ];
+  for (const [yaml, key, reason] of cases) {
+    assert.throws(() => parse(yaml), (err: unknown) => {
+      assert.ok(err instanceof SettingsError, yaml);
+      assert.equal(err.key, key);
+      assert.equal(err.file, FILE);
+      assert.match(err.message, reason);
+      return true;
+    });
+  }
+});
+
+test('listeners extension', () => {
+  const g = parse(':listeners:\n  - :name: control\n    :port: 8443\n    :bind: 127.0.0.1\n  - :name: clients\n    :scheme: http\n    :port: 8000\n    :audience: client\n');
+  assert.equal(g.listeners.length, 2);
+  assert.deepEqual(g.listeners[0].bind, ['127.0.0.1']);
+  assert.equal(g.listeners[0].scheme, 'https');
+  assert.equal(g.listeners[0].clientCert, 'request');
+  assert.equal(g.listeners[1].audience, 'client');
+});

@@ -83,6 +83,11 @@ function readPem(path: string, what: string): Buffer {
   }
 }
 
+/** How often Node sweeps connections for header/request timeouts (its default is 30 s). */
+function checkInterval(global: GlobalSettings): number {
+  return Math.max(250, Math.min(5000, Math.floor(global.limits.headersTimeoutMs / 4)));
+}
+
 export function createListenerServer(
   listener: ListenerSpec,
   global: GlobalSettings,
@@ -122,6 +127,7 @@ export function createListenerServer(
         honorCipherOrder: true,
         handshakeTimeout: global.limits.handshakeTimeoutMs,
         sessionTimeout: 300,
+        connectionsCheckingInterval: checkInterval(global),
       },
       handler,
     );
@@ -138,7 +144,7 @@ export function createListenerServer(
       log.debug(`TLS handshake with ${socket.remoteAddress ?? '?'} failed: ${err.message}`);
     });
   } else {
-    server = createHttpServer(handler);
+    server = createHttpServer({ connectionsCheckingInterval: checkInterval(global) }, handler);
   }
   const l = global.limits;
   server.headersTimeout = l.headersTimeoutMs;

@@ -1,0 +1,27 @@
+// Templates (spec templates.md): hosts being provisioned fetch Foreman-rendered templates through
+// the proxy. Client audience, no authorization, as in the reference.
+
+import { defineModule } from '../../core/module.ts';
+import { unattendedRoutes, userdataRoutes } from './api.ts';
+import { startUpstream } from './upstream.ts';
+
+export default defineModule({
+  name: 'templates',
+  prefixes: ['/unattended', '/userdata'],
+  audience: 'client',
+  authorize: false,
+  settings: {
+    template_url: { type: 'string', checks: ['url'] },
+    // our additions (not in the reference): limits on the work sent to Foreman
+    upstream_timeout: { type: 'number', default: 55 },
+    upstream_concurrency: { type: 'integer', default: 64 },
+    upstream_queue: { type: 'integer', default: 2000 },
+    upstream_queue_timeout: { type: 'number', default: 120 },
+  },
+  exposedSettings: ['template_url'],
+  // The reference checks foreman_url in its legacy init hook: the failure is recorded but the
+  // module stays running (and every relayed request then fails).
+  softCheck: (ctx) => (ctx.global.foremanUrl === null ? 'missing :foreman_url: from configuration.' : undefined),
+  start: startUpstream,
+  routes: (app, ctx, prefix) => (prefix === '/userdata' ? userdataRoutes(app, ctx) : unattendedRoutes(app, ctx)),
+});

@@ -109,7 +109,9 @@ export function reservationFromKea(r: KeaReservation): Reservation | undefined {
   if (nextServer !== undefined && nextServer !== '0.0.0.0') options.nextServer = nextServer;
   const filename = nonEmpty(r['boot-file-name']);
   if (filename !== undefined) options.filename = filename;
-  if (ctx.options) for (const [k, v] of Object.entries(ctx.options)) if (!(k in options)) options[k] = v;
+  if (ctx.options) {
+    for (const [k, v] of Object.entries(ctx.options)) if (!Object.hasOwn(options, k) && k !== '__proto__') options[k] = v;
+  }
   return { type: 'reservation', name: ctx.name ?? hostname ?? ip, ip, mac, deleteable: true, options };
 }
 

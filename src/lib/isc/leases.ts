@@ -1,0 +1,238 @@
+// Incremental dhcpd.leases reader. dhcpd appends one complete statement at a time and now and
+// then rewrites the whole file and renames it into place. LeasesParser consumes bytes as they
+// come and yields declarations for complete top-level statements only; LeasesFollower tracks
+// the file by inode and byte offset, reads only what was appended, and reloads from scratch when
+// the file was replaced or shrank.
+
+import { StringDecoder } from 'node:string_decoder';
+import { watch, type FSWatcher } from 'node:fs';
+import { open, stat } from 'node:fs/promises';
+import { basename, dirname } from 'node:path';
+import { IscParseError, StatementBoundaryScanner, parseStatements, type Statement } from './syntax.ts';
+import { hostDecl, leaseDecl, type HostDecl, type LeaseDecl } from './decls.ts';
+
+export type LeaseEvent = { kind: 'lease'; lease: LeaseDecl } | { kind: 'host'; host: HostDecl };
+
+function toEvents(stmts: Statement[], out: LeaseEvent[]): void {
+  for (const s of stmts) {
+    if (!s.block) continue;
+    const kw = s.tokens[0]?.text;
+    if (kw === 'lease') {
+      const lease = leaseDecl(s);
+      if (lease) out.push({ kind: 'lease', lease });
+    } else if (kw === 'host') {
+      out.push({ kind: 'host', host: hostDecl(s) });
+    }
+  }
+}
+
+function countLines(s: string): number {
+  let n = 0;
+  let i = s.indexOf('\n');
+  while (i !== -1) {
+    n++;
+    i = s.indexOf('\n', i + 1);
+  }
+  return n;
+}
+
+export class LeasesParser {
+  private readonly decoder = new StringDecoder('utf8');
+  private readonly scanner = new StatementBoundaryScanner();
+  private pending = '';
+  private line = 1;
+  private readonly file: string | undefined;
+  /** Statements that could not be parsed (skipped); kept for logging by the owner. */
+  readonly errors: IscParseError[] = [];
+
+  constructor(file?: string) {
+    this.file = file;
+  }
+
+  /** Feed bytes; returns declarations of the statements completed by them. */
+  push(chunk: Buffer | string): LeaseEvent[] {
+    const scanFrom = this.pending.length;
+    this.pending += typeof chunk === 'string' ? chunk : this.decoder.write(chunk);
+    const end = this.scanner.scan(this.pending, scanFrom);
+    if (end < 0) return [];
+    const complete = this.pending.slice(0, end);
+    this.pending = this.pending.slice(end);
+    const out: LeaseEvent[] = [];
+    this.parseComplete(complete, out);
+    return out;
+  }
+
+  /** Bytes of an incomplete trailing statement (a write in progress). */
+  get pendingLength(): number {
+    return this.pending.length;
+  }
+
+  private parseComplete(text: string, out: LeaseEvent[]): void {
+    const firstLine = this.line;
+    this.line += countLines(text);
+    try {
+      toEvents(parseStatements(text, this.file, firstLine), out);
+      return;
+    } catch (e) {
+      if (!(e instanceof IscParseError)) throw e;
+    }
+    // One broken statement must not hide its neighbours: split and parse them one by one.
+    const splitter = new StatementBoundaryScanner();
+    let start = 0;
+    let line = firstLine;
+    while (start < text.length) {
+      const end = splitter.scan(text.slice(start), 0);
+      const stop = end < 0 ? text.length : start + end;
+      const piece = text.slice(start, stop);
+      splitter.reset();
+      try {
+        toEvents(parseStatements(piece, this.file, line), out);
+      } catch (e) {
+        if (!(e instanceof IscParseError)) throw e;
+        if (this.errors.length < 100) this.errors.push(e);
+      }
+      line += countLines(piece);
+      start = stop;
+    }
+  }
+}
+
+export interface LeasesFollowerOptions {
+  path: string;
+  /** A full (re)load starts: collect the following events into fresh state. */
+  onLoadStart(): void | Promise<void>;
+  onEvents(events: LeaseEvent[]): void;
+  /** The full load finished: the fresh state is complete. */
+  onLoadEnd(): void | Promise<void>;
+  onError?(err: Error): void;
+  /** Safety-net poll in case a watch event is lost (ms; 0 = none). */
+  pollMs?: number;
+  chunkBytes?: number;
+}
+
+export interface FollowerStats {
+  fullLoads: number;
+  appendedReads: number;
+  bytesRead: number;
+}
+
+export class LeasesFollower {
+  private readonly opts: LeasesFollowerOptions;
+  private parser: LeasesParser;
+  private ino = -1;
+  private offset = 0;
+  private watcher: FSWatcher | undefined;
+  private poll: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private again = false;
+  private closed = false;
+  readonly stats: FollowerStats = { fullLoads: 0, appendedReads: 0, bytesRead: 0 };
+
+  constructor(opts: LeasesFollowerOptions) {
+    this.opts = opts;
+    this.parser = new LeasesParser(opts.path);
+  }
+
+  /** Load the whole file, then follow it. */
+  async start(): Promise<void> {
+    await this.fullLoad();
+    const base = basename(this.opts.path);
+    this.watcher = watch(dirname(this.opts.path), { persistent: false }, (_event, name) => {
+      if (name === null || name === base || String(name).startsWith(base)) this.trigger();
+    });
+    this.watcher.on('error', (e) => this.opts.onError?.(e));
+    const pollMs = this.opts.pollMs ?? 5000;
+    if (pollMs > 0) {
+      this.poll = setInterval(() => this.trigger(), pollMs);
+      this.poll.unref();
+    }
+  }
+
+  /** Resolves once everything visible in the file now has been applied. */
+  async sync(): Promise<void> {
+    this.trigger();
+    while (this.running) await this.running;
+  }
+
+  close(): void {
+    this.closed = true;
+    this.watcher?.close();
+    if (this.poll) clearInterval(this.poll);
+  }
+
+  private trigger(): void {
+    if (this.closed) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    this.running = (async () => {
+      do {
+        this.again = false;
+        try {
+          await this.catchUp();
+        } catch (e) {
+          this.opts.onError?.(e as Error);
+        }
+      } while (this.again && !this.closed);
+    })().finally(() => {
+      this.running = undefined;
+    });
+  }
+
+  private async catchUp(): Promise<void> {
+    let st;
+    try {
+      st = await stat(this.opts.path);
+    } catch {
+      return; // between dhcpd's rename steps; the next event picks it up
+    }
+    if (st.ino !== this.ino || st.size < this.offset) {
+      await this.fullLoad();
+      return;
+    }
+    if (st.size > this.offset) {
+      this.stats.appendedReads++;
+      await this.readFrom(this.offset);
+    }
+  }
+
+  private async fullLoad(): Promise<void> {
+    this.stats.fullLoads++;
+    this.parser = new LeasesParser(this.opts.path);
+    this.offset = 0;
+    await this.opts.onLoadStart();
+    try {
+      await this.readFrom(0);
+    } finally {
+      await this.opts.onLoadEnd();
+    }
+  }
+
+  /** Read from `from` to the current end through the handle we opened (same inode throughout). */
+  private async readFrom(from: number): Promise<void> {
+    const fh = await open(this.opts.path, 'r');
+    try {
+      const st = await fh.stat();
+      if (from === 0) this.ino = st.ino;
+      else if (st.ino !== this.ino) {
+        await fh.close().catch(() => undefined);
+        return this.fullLoad();
+      }
+      const size = this.opts.chunkBytes ?? 1 << 20;
+      const buf = Buffer.allocUnsafe(size);
+      let pos = from;
+      for (;;) {
+        const { bytesRead } = await fh.read(buf, 0, size, pos);
+        if (bytesRead === 0) break;
+        pos += bytesRead;
+        this.stats.bytesRead += bytesRead;
+        const events = this.parser.push(buf.subarray(0, bytesRead));
+        if (events.length > 0) this.opts.onEvents(events);
+      }
+      this.offset = pos;
+    } finally {
+      await fh.close().catch(() => undefined);
+    }
+  }
+}

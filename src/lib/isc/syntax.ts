@@ -1,0 +1,236 @@
+// Lexer and statement builder for ISC dhcpd's configuration language, shared by the dhcpd.conf
+// and dhcpd.leases parsers. Hand-written single pass over character codes (no regular
+// expressions, so no backtracking), and an explicit stack instead of recursion so hostile
+// nesting cannot overflow the call stack.
+//
+// The grammar we need is generic: a statement is a run of tokens ended by `;`, or by a `{ … }`
+// block of nested statements (an optional `;` after the block is an empty statement).
+
+export class IscParseError extends Error {
+  readonly line: number;
+  readonly file: string | undefined;
+  constructor(message: string, line: number, file?: string) {
+    super(`${file ?? 'dhcpd'}:${line}: ${message}`);
+    this.name = 'IscParseError';
+    this.line = line;
+    this.file = file;
+  }
+}
+
+export type TokenKind = 'word' | 'string' | ',' | '=';
+
+export interface Token {
+  kind: TokenKind;
+  /** For strings: the unescaped content. */
+  text: string;
+  /** For strings: the literal as written, quotes and escapes included (leases `uid` quirk). */
+  raw?: string;
+}
+
+export interface Statement {
+  tokens: Token[];
+  /** Present when the statement ends with a `{ … }` block. */
+  block?: Statement[];
+  line: number;
+}
+
+export const MAX_DEPTH = 64;
+
+const SP = 32;
+const TAB = 9;
+const LF = 10;
+const CR = 13;
+const QUOTE = 34;
+const HASH = 35;
+const COMMA = 44;
+const SEMI = 59;
+const EQ = 61;
+const LBRACE = 123;
+const RBRACE = 125;
+const BACKSLASH = 92;
+
+function isDelimiter(c: number): boolean {
+  return (
+    c === SP || c === TAB || c === LF || c === CR || c === QUOTE || c === HASH || c === COMMA || c === SEMI ||
+    c === EQ || c === LBRACE || c === RBRACE || c === 11 || c === 12
+  );
+}
+
+/** Unescape the body of a quoted string: `\"`, `\\`, `\n`, `\t`, octal `\ooo`, hex `\xhh`. */
+function unescape(s: string, start: number, end: number): string {
+  let out = '';
+  let i = start;
+  let run = start;
+  while (i < end) {
+    if (s.charCodeAt(i) !== BACKSLASH || i + 1 >= end) {
+      i++;
+      continue;
+    }
+    out += s.slice(run, i);
+    const n = s.charCodeAt(i + 1);
+    if (n >= 48 && n <= 55) {
+      let v = 0;
+      let j = i + 1;
+      while (j < end && j < i + 4 && s.charCodeAt(j) >= 48 && s.charCodeAt(j) <= 55) v = v * 8 + (s.charCodeAt(j++) - 48);
+      out += String.fromCharCode(v & 255);
+      i = j;
+    } else if (n === 120 /* x */) {
+      let v = 0;
+      let j = i + 2;
+      while (j < end && j < i + 4) {
+        const h = s.charCodeAt(j);
+        const d = h >= 48 && h <= 57 ? h - 48 : h >= 97 && h <= 102 ? h - 87 : h >= 65 && h <= 70 ? h - 55 : -1;
+        if (d < 0) break;
+        v = v * 16 + d;
+        j++;
+      }
+      out += String.fromCharCode(v);
+      i = j;
+    } else {
+      out += n === 110 ? '\n' : n === 116 ? '\t' : n === 114 ? '\r' : s[i + 1];
+      i += 2;
+    }
+    run = i;
+  }
+  return out + s.slice(run, end);
+}
+
+/**
+ * Parse a complete text into statements. Throws IscParseError (only) on unbalanced braces,
+ * unterminated strings, or nesting deeper than MAX_DEPTH.
+ */
+export function parseStatements(text: string, file?: string, firstLine = 1): Statement[] {
+  const root: Statement[] = [];
+  const stack: Array<{ list: Statement[]; owner: Statement | undefined }> = [{ list: root, owner: undefined }];
+  let list = root;
+  let tokens: Token[] = [];
+  let stmtLine = firstLine;
+  let line = firstLine;
+  const n = text.length;
+  let i = 0;
+  while (i < n) {
+    const c = text.charCodeAt(i);
+    if (c === LF) {
+      line++;
+      i++;
+      continue;
+    }
+    if (c === SP || c === TAB || c === CR || c === 11 || c === 12) {
+      i++;
+      continue;
+    }
+    if (c === HASH) {
+      while (i < n && text.charCodeAt(i) !== LF) i++;
+      continue;
+    }
+    if (tokens.length === 0) stmtLine = line;
+    if (c === QUOTE) {
+      const start = i;
+      i++;
+      let hasEscape = false;
+      while (i < n) {
+        const d = text.charCodeAt(i);
+        if (d === BACKSLASH) {
+          hasEscape = true;
+          i += 2;
+          continue;
+        }
+        if (d === QUOTE) break;
+        if (d === LF) line++;
+        i++;
+      }
+      if (i >= n) throw new IscParseError('unterminated string', stmtLine, file);
+      const body = hasEscape ? unescape(text, start + 1, i) : text.slice(start + 1, i);
+      i++;
+      tokens.push({ kind: 'string', text: body, raw: text.slice(start, i) });
+      continue;
+    }
+    if (c === SEMI) {
+      if (tokens.length > 0) list.push({ tokens, line: stmtLine });
+      tokens = [];
+      i++;
+      continue;
+    }
+    if (c === COMMA || c === EQ) {
+      tokens.push({ kind: c === COMMA ? ',' : '=', text: c === COMMA ? ',' : '=' });
+      i++;
+      continue;
+    }
+    if (c === LBRACE) {
+      if (stack.length > MAX_DEPTH) throw new IscParseError(`blocks nested deeper than ${MAX_DEPTH}`, line, file);
+      const owner: Statement = { tokens, block: [], line: stmtLine };
+      list.push(owner);
+      stack.push({ list: owner.block!, owner });
+      list = owner.block!;
+      tokens = [];
+      i++;
+      continue;
+    }
+    if (c === RBRACE) {
+      if (stack.length === 1) throw new IscParseError("unexpected '}'", line, file);
+      if (tokens.length > 0) list.push({ tokens, line: stmtLine });
+      tokens = [];
+      stack.pop();
+      list = stack[stack.length - 1].list;
+      i++;
+      continue;
+    }
+    const start = i;
+    while (i < n && !isDelimiter(text.charCodeAt(i))) i++;
+    tokens.push({ kind: 'word', text: text.slice(start, i) });
+  }
+  if (stack.length > 1) throw new IscParseError("missing '}'", stack[stack.length - 1].owner!.line, file);
+  if (tokens.length > 0) throw new IscParseError("missing ';' at end of input", stmtLine, file);
+  return root;
+}
+
+/**
+ * Finds where complete top-level statements end in a growing text, scanning each character
+ * once across calls (the leases follower feeds appended chunks). Tracks string, escape, comment
+ * and brace depth; a top-level statement ends at `;` or at the `}` that closes depth 1.
+ */
+export class StatementBoundaryScanner {
+  private inString = false;
+  private escape = false;
+  private inComment = false;
+  private depth = 0;
+
+  /** Scan `text` from `from`; returns the offset just past the last complete statement (or -1). */
+  scan(text: string, from: number): number {
+    let lastEnd = -1;
+    const n = text.length;
+    for (let i = from; i < n; i++) {
+      const c = text.charCodeAt(i);
+      if (this.inComment) {
+        if (c === LF) this.inComment = false;
+        continue;
+      }
+      if (this.inString) {
+        if (this.escape) this.escape = false;
+        else if (c === BACKSLASH) this.escape = true;
+        else if (c === QUOTE) this.inString = false;
+        continue;
+      }
+      if (c === QUOTE) this.inString = true;
+      else if (c === HASH) this.inComment = true;
+      else if (c === LBRACE) this.depth++;
+      else if (c === RBRACE) {
+        if (this.depth > 0) this.depth--;
+        if (this.depth === 0) lastEnd = i + 1;
+      } else if (c === SEMI && this.depth === 0) lastEnd = i + 1;
+    }
+    return lastEnd;
+  }
+
+  reset(): void {
+    this.inString = false;
+    this.escape = false;
+    this.inComment = false;
+    this.depth = 0;
+  }
+}
+
+/** Words of a statement's tokens, strings unquoted (handy for keyword matching). */
+export function words(s: Statement): string[] {
+  return s.tokens.map((t) => t.text);
+}

@@ -1,0 +1,157 @@
+// In-memory view of dhcpd's subnets, reservations and leases, built from dhcpd.conf and
+// dhcpd.leases with the reference's record-building rules (spec dhcp.md §3.4). Indexed so every
+// lookup the API makes is O(1) or O(records of one subnet).
+
+import type { HostDecl, LeaseDecl, SubnetWithRange } from '../../../../lib/isc/decls.ts';
+import { leaseTimeSeconds } from '../../../../lib/isc/decls.ts';
+import { parseIpv4 } from '../../../../lib/isc/ipv4.ts';
+import type { DhcpSubnet, Lease, Reservation } from '../../provider.ts';
+
+export interface SubnetState {
+  subnet: DhcpSubnet;
+  net: number;
+  mask: number;
+  /** by MAC: at most one reservation per MAC in a subnet. */
+  resByMac: Map<string, Reservation>;
+  resByIp: Map<number, Reservation[]>;
+  leaseByIp: Map<number, Lease>;
+  leaseByMac: Map<string, Lease>;
+}
+
+export class IscStore {
+  readonly subnets: SubnetState[] = [];
+  private readonly byNetwork = new Map<string, SubnetState>();
+  /** Distinct masks, most specific first, for containing-subnet lookups. */
+  private masks: number[] = [];
+  private readonly resByName = new Map<string, { state: SubnetState; res: Reservation }>();
+
+  constructor(subnets: SubnetWithRange[]) {
+    for (const s of subnets) {
+      if (this.byNetwork.has(s.network)) continue;
+      const state: SubnetState = {
+        subnet: { network: s.network, netmask: s.netmask, options: s.options },
+        net: s.net,
+        mask: s.mask,
+        resByMac: new Map(),
+        resByIp: new Map(),
+        leaseByIp: new Map(),
+        leaseByMac: new Map(),
+      };
+      this.subnets.push(state);
+      this.byNetwork.set(s.network, state);
+    }
+    this.masks = [...new Set(this.subnets.map((s) => s.mask))].sort((a, b) => b - a);
+  }
+
+  /** Most specific subnet containing the address. */
+  findSubnet(ip: number): SubnetState | undefined {
+    for (const m of this.masks) {
+      const net = (ip & m) >>> 0;
+      for (const s of this.subnets) if (s.mask === m && s.net === net) return s;
+    }
+    return undefined;
+  }
+
+  byNetworkAddress(network: string): SubnetState | undefined {
+    return this.byNetwork.get(network);
+  }
+
+  applyHost(h: HostDecl, confHost: boolean): void {
+    if (h.deleted) {
+      this.removeReservationNamed(h.name);
+      return;
+    }
+    if (h.ip === undefined || h.mac === undefined) return;
+    const ipn = parseIpv4(h.ip);
+    if (ipn === undefined) return;
+    const state = this.findSubnet(ipn);
+    if (!state) return;
+    const options: Record<string, unknown> = { hostname: h.options.hostname ?? h.name };
+    for (const [k, v] of Object.entries(h.options)) if (k !== 'hostname') options[k] = v;
+    const res: Reservation = {
+      type: 'reservation',
+      name: h.name,
+      ip: h.ip,
+      mac: h.mac,
+      deleteable: !confHost && h.dynamic,
+      options,
+    };
+    this.addReservation(state, ipn, res);
+  }
+
+  addReservation(state: SubnetState, ipn: number, res: Reservation): void {
+    const old = state.resByMac.get(res.mac);
+    if (old) this.dropReservation(state, old);
+    const sameName = this.resByName.get(res.name);
+    if (sameName) this.dropReservation(sameName.state, sameName.res);
+    state.resByMac.set(res.mac, res);
+    const list = state.resByIp.get(ipn);
+    if (list) list.push(res);
+    else state.resByIp.set(ipn, [res]);
+    this.resByName.set(res.name, { state, res });
+  }
+
+  removeReservationNamed(name: string): void {
+    const e = this.resByName.get(name);
+    if (e) this.dropReservation(e.state, e.res);
+  }
+
+  dropReservation(state: SubnetState, res: Reservation): void {
+    if (state.resByMac.get(res.mac) === res) state.resByMac.delete(res.mac);
+    const ipn = parseIpv4(res.ip)!;
+    const list = state.resByIp.get(ipn);
+    if (list) {
+      const i = list.indexOf(res);
+      if (i >= 0) list.splice(i, 1);
+      if (list.length === 0) state.resByIp.delete(ipn);
+    }
+    if (this.resByName.get(res.name)?.res === res) this.resByName.delete(res.name);
+  }
+
+  applyLease(l: LeaseDecl, nowSeconds: number): void {
+    const ipn = parseIpv4(l.ip);
+    if (ipn === undefined) return;
+    const state = this.findSubnet(ipn);
+    if (!state) return;
+    const freed =
+      l.state === 'free' ||
+      (l.nextState === 'free' && l.ends !== null && leaseTimeSeconds(l.ends) < nowSeconds);
+    const atIp = state.leaseByIp.get(ipn);
+    if (freed) {
+      if (atIp) this.dropLease(state, atIp);
+      return;
+    }
+    if (l.mac === undefined) return;
+    if (atIp) this.dropLease(state, atIp);
+    const sameMac = state.leaseByMac.get(l.mac);
+    if (sameMac) this.dropLease(state, sameMac);
+    const lease: Lease = {
+      type: 'lease',
+      name: `lease-${l.mac.replaceAll(':', '')}`,
+      ip: l.ip,
+      mac: l.mac,
+      starts: l.starts,
+      ends: l.ends,
+      state: l.state ?? '',
+      options: l.options,
+    };
+    state.leaseByIp.set(ipn, lease);
+    state.leaseByMac.set(l.mac, lease);
+  }
+
+  private dropLease(state: SubnetState, lease: Lease): void {
+    const ipn = parseIpv4(lease.ip)!;
+    if (state.leaseByIp.get(ipn) === lease) state.leaseByIp.delete(ipn);
+    if (state.leaseByMac.get(lease.mac) === lease) state.leaseByMac.delete(lease.mac);
+  }
+
+  counts(): { reservations: number; leases: number } {
+    let reservations = 0;
+    let leases = 0;
+    for (const s of this.subnets) {
+      reservations += s.resByMac.size;
+      leases += s.leaseByIp.size;
+    }
+    return { reservations, leases };
+  }
+}

@@ -1,0 +1,221 @@
+// fetch_boot_file against a real local HTTP server (node:http on 127.0.0.1): success with
+// conditional re-fetch, upstream 404, a server that stalls mid-body (deadline, nothing left
+// behind), bodies over the size limit, a transient 503 retried, redirects, and concurrent
+// requests for one file sharing a single download through the real API.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer, type Server, type ServerResponse } from 'node:http';
+import { mkdtemp, mkdir, readFile, readdir, rm, realpath, stat } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { BootFileFetcher, DownloadError, type FetcherOptions } from '../../src/modules/tftp/boot-file.ts';
+import { startTestProxy } from '../../src/core/testing.ts';
+import { waitFor } from '../lib/procs.ts';
+
+const KERNEL = randomBytes(1024 * 1024 + 123);
+const LAST_MODIFIED = new Date('2024-05-01T12:00:00Z');
+const hits = new Map<string, number>();
+const stalled = new Set<ServerResponse>();
+let releaseShared: () => void = () => {};
+const sharedReleased = new Promise<void>((r) => (releaseShared = r));
+let server: Server;
+let origin: string;
+let base: string;
+
+before(async () => {
+  base = await realpath(await mkdtemp(join(tmpdir(), 'bootfile-')));
+  server = createServer((req, res) => {
+    const path = (req.url ?? '').split('?')[0];
+    hits.set(path, (hits.get(path) ?? 0) + 1);
+    const sendKernel = () => {
+      const ims = req.headers['if-modified-since'];
+      if (ims && Date.parse(ims) >= LAST_MODIFIED.getTime()) {
+        res.writeHead(304).end();
+        return;
+      }
+      res.writeHead(200, { 'content-length': KERNEL.length, 'last-modified': LAST_MODIFIED.toUTCString() }).end(KERNEL);
+    };
+    switch (path) {
+      case '/ok/vmlinuz':
+        return sendKernel();
+      case '/redirect/vmlinuz':
+        res.writeHead(302, { location: '/ok/vmlinuz' }).end();
+        return;
+      case '/missing/vmlinuz':
+        res.writeHead(404).end('not here');
+        return;
+      case '/flaky/vmlinuz':
+        if (hits.get(path) === 1) {
+          res.writeHead(503).end('try later');
+          return;
+        }
+        return sendKernel();
+      case '/stall/vmlinuz':
+        // Headers and part of the body, then silence.
+        res.writeHead(200, { 'content-length': KERNEL.length });
+        res.write(KERNEL.subarray(0, 64 * 1024));
+        stalled.add(res);
+        return;
+      case '/big-declared/initrd':
+        res.writeHead(200, { 'content-length': 3 * 1024 * 1024 });
+        res.end(Buffer.alloc(3 * 1024 * 1024));
+        return;
+      case '/big-chunked/initrd': {
+        res.writeHead(200); // no length: chunked
+        let sent = 0;
+        const push = () => {
+          while (sent < 3 * 1024 * 1024) {
+            sent += 64 * 1024;
+            if (!res.write(Buffer.alloc(64 * 1024))) return void res.once('drain', push);
+          }
+          res.end();
+        };
+        res.on('error', () => undefined);
+        push();
+        return;
+      }
+      case '/shared/vmlinuz':
+        void sharedReleased.then(() => sendKernel());
+        return;
+      default:
+        res.writeHead(404).end();
+    }
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const a = server.address();
+  origin = `http://127.0.0.1:${typeof a === 'object' && a ? a.port : 0}`;
+});
+
+after(async () => {
+  releaseShared();
+  for (const res of stalled) res.destroy();
+  server.closeAllConnections();
+  await new Promise<void>((r) => server.close(() => r()));
+  await rm(base, { recursive: true, force: true });
+});
+
+const options = (over: Partial<FetcherOptions> = {}): FetcherOptions => ({
+  connectTimeoutMs: 5000,
+  idleTimeoutMs: 60_000,
+  deadlineMs: 60_000,
+  retries: 3,
+  retryDelayMs: 10,
+  maxBytes: 2 * 1024 * 1024,
+  verifyTls: true,
+  ...over,
+});
+
+async function dirFor(name: string): Promise<string> {
+  const d = join(base, name);
+  await mkdir(d, { recursive: true });
+  return d;
+}
+
+async function rejection(p: Promise<unknown>): Promise<DownloadError> {
+  try {
+    await p;
+  } catch (err) {
+    assert.ok(err instanceof DownloadError, String(err));
+    return err;
+  }
+  assert.fail('download should have failed');
+}
+
+test('success: file written with the remote mtime; a second fetch is conditional (304)', async () => {
+  const dir = await dirFor('ok');
+  const f = new BootFileFetcher(options());
+  try {
+    const dest = join(dir, 'os-vmlinuz');
+    assert.equal(await f.fetch(`${origin}/ok/vmlinuz`, dest).promise, 'downloaded');
+    assert.ok((await readFile(dest)).equals(KERNEL));
+    assert.equal((await stat(dest)).mtime.getTime(), LAST_MODIFIED.getTime());
+    assert.equal(await f.fetch(`${origin}/ok/vmlinuz`, dest).promise, 'not-modified');
+    assert.deepEqual(await readdir(dir), ['os-vmlinuz']);
+    // Redirects are followed.
+    const viaRedirect = join(dir, 'redirected');
+    assert.equal(await f.fetch(`${origin}/redirect/vmlinuz`, viaRedirect).promise, 'downloaded');
+    assert.ok((await readFile(viaRedirect)).equals(KERNEL));
+  } finally {
+    await f.close();
+  }
+});
+
+test('upstream 404: failure, not retried, no file', async () => {
+  const dir = await dirFor('missing');
+  const f = new BootFileFetcher(options());
+  try {
+    const err = await rejection(f.fetch(`${origin}/missing/vmlinuz`, join(dir, 'x-vmlinuz')).promise);
+    assert.match(err.message, /HTTP 404/);
+    assert.equal(hits.get('/missing/vmlinuz'), 1);
+    assert.deepEqual(await readdir(dir), []);
+  } finally {
+    await f.close();
+  }
+});
+
+test('a transient 503 is retried', async () => {
+  const dir = await dirFor('flaky');
+  const f = new BootFileFetcher(options());
+  try {
+    assert.equal(await f.fetch(`${origin}/flaky/vmlinuz`, join(dir, 'vmlinuz')).promise, 'downloaded');
+    assert.equal(hits.get('/flaky/vmlinuz'), 2);
+  } finally {
+    await f.close();
+  }
+});
+
+test('a stalling server hits the deadline and leaves no partial file', async () => {
+  const dir = await dirFor('stall');
+  const f = new BootFileFetcher(options({ deadlineMs: 500 }));
+  try {
+    const err = await rejection(f.fetch(`${origin}/stall/vmlinuz`, join(dir, 'vmlinuz')).promise);
+    assert.match(err.message, /deadline of 0.5 s exceeded/);
+    assert.deepEqual(await readdir(dir), []);
+  } finally {
+    await f.close();
+  }
+});
+
+test('bodies over the size limit are refused (declared) or cut off (streamed), nothing left', async () => {
+  const dir = await dirFor('big');
+  const f = new BootFileFetcher(options({ maxBytes: 1024 * 1024 }));
+  try {
+    const declared = await rejection(f.fetch(`${origin}/big-declared/initrd`, join(dir, 'a-initrd')).promise);
+    assert.match(declared.message, /3145728 bytes exceeds the limit of 1048576/);
+    const streamed = await rejection(f.fetch(`${origin}/big-chunked/initrd`, join(dir, 'b-initrd')).promise);
+    assert.match(streamed.message, /body exceeds the limit of 1048576 bytes/);
+    assert.equal(hits.get('/big-chunked/initrd'), 1);
+    assert.deepEqual(await readdir(dir), []);
+  } finally {
+    await f.close();
+  }
+});
+
+test('through the API: concurrent requests for one file share one download', async () => {
+  const root = await dirFor('root');
+  const proxy = await startTestProxy({
+    files: { tftp: { ':enabled': true, ':tftproot': root, ':boot_file_retry_delay': 0.01 } },
+  });
+  try {
+    const body = { prefix: 'boot/centos-x86_64', path: `${origin}/shared/vmlinuz` };
+    const [a, b] = await Promise.all([
+      proxy.request('POST', '/tftp/fetch_boot_file', { body }),
+      proxy.request('POST', '/tftp/fetch_boot_file', { body }),
+    ]);
+    assert.equal(a.status, 200);
+    assert.equal(b.status, 200);
+    await waitFor('the proxy to request the file', () => hits.get('/shared/vmlinuz') === 1);
+    releaseShared();
+    const dest = join(root, 'boot', 'centos-x86_64-vmlinuz');
+    await waitFor('the boot file', async () => (await readFile(dest)).equals(KERNEL));
+    assert.equal(hits.get('/shared/vmlinuz'), 1);
+    assert.deepEqual(await readdir(join(root, 'boot')), ['centos-x86_64-vmlinuz']);
+    // A prefix ending in '/' takes the URL's file name as is.
+    const r = await proxy.request('POST', '/tftp/fetch_boot_file', { body: { prefix: 'boot/', path: `${origin}/ok/vmlinuz` } });
+    assert.equal(r.status, 200);
+    await waitFor('boot/vmlinuz', async () => (await readFile(join(root, 'boot', 'vmlinuz'))).equals(KERNEL));
+  } finally {
+    await proxy.close();
+  }
+});

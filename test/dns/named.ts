@@ -140,7 +140,7 @@ ${zone(ZONE, 'fwd')}${zone(REV4, 'rev4')}${zone(REV6, 'rev6')}`;
         String(port),
         ...extra,
         name,
-        type,
+        ...(type ? [type] : []),
       ]);
       return stdout
         .split('\n')

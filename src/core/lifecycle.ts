@@ -88,7 +88,9 @@ export interface LoadOptions {
 async function readAll(opts: LoadOptions): Promise<Pending[]> {
   const { catalogue, global, only, log } = opts;
   const pending: Pending[] = [];
-  for (const def of [...catalogue.modules.values()].sort((a, b) => a.name.localeCompare(b.name))) {
+  const defs = [...catalogue.modules.values()];
+  for (const [name, reason] of catalogue.broken ?? []) defs.push(brokenModule(name, reason));
+  for (const def of defs.sort((a, b) => a.name.localeCompare(b.name))) {
     if (only && !only.has(def.name)) continue;
     const file = join(global.settingsDirectory, `${def.name}.yml`);
     const raw = await readSettingsFile(file);
@@ -122,6 +124,21 @@ async function readAll(opts: LoadOptions): Promise<Pending[]> {
     }
   }
   return pending;
+}
+
+/** Stand-in definition for a module whose code failed to load: it starts by failing. */
+function brokenModule(name: string, reason: string): ModuleDefinition {
+  return {
+    name,
+    prefixes: [],
+    audience: 'foreman',
+    authorize: true,
+    settings: {},
+    start: () => {
+      throw new Error(reason);
+    },
+    routes: () => undefined,
+  };
 }
 
 function groupMessage(record: ModuleRecord, reason: string): string {

@@ -32,14 +32,15 @@ export class LogSink {
     const stdout = ['STDOUT', 'SYSLOG', 'JOURNAL', 'JOURNALD'].includes(target);
     let dest: Destination;
     if (stdout) {
-      dest = pino.destination({ dest: 1, sync: options.sync ?? false });
+      dest = pino.destination({ dest: 1, sync: options.sync ?? false, minLength: options.sync ? 0 : 4096 });
     } else {
       try {
         dest = pino.destination({ dest: options.logFile, sync: true, mkdir: true, append: true });
         if (!options.sync) {
           // Opened synchronously so an unwritable path is detected now; writes are async from here.
           dest.end();
-          dest = pino.destination({ dest: options.logFile, sync: false, mkdir: true, append: true });
+          // Batch small writes: one write(2) per 16 KiB instead of one per line under load.
+          dest = pino.destination({ dest: options.logFile, sync: false, mkdir: true, append: true, minLength: 16 * 1024 });
         }
       } catch (err) {
         // Reference behaviour: an unopenable log file falls back to stdout.
@@ -49,6 +50,16 @@ export class LogSink {
     }
     this.dest = dest;
     this.toFile = !stdout;
+    if (!options.sync) {
+      // Batched writes must still reach `tail -f` promptly when traffic is low.
+      setInterval(() => {
+        try {
+          this.dest.flush();
+        } catch {
+          /* destination not ready or closed */
+        }
+      }, 500).unref();
+    }
   }
 
   write(level: LogLevel, message: string, requestId: string | undefined, err?: unknown): void {

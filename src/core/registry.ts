@@ -11,6 +11,8 @@ import type { ModuleDefinition, ProviderDefinition } from './module.ts';
 export interface Catalogue {
   modules: Map<string, ModuleDefinition>;
   providers: Map<string, ProviderDefinition>;
+  /** Module directories whose code failed to load: reported failed, never fatal to the rest. */
+  broken?: Map<string, string>;
 }
 
 const MODULES_DIR = fileURLToPath(new URL('../modules/', import.meta.url));
@@ -33,20 +35,32 @@ async function importDefault<T>(file: string): Promise<T> {
 export async function discoverCatalogue(modulesDir = MODULES_DIR): Promise<Catalogue> {
   const modules = new Map<string, ModuleDefinition>();
   const providers = new Map<string, ProviderDefinition>();
+  const broken = new Map<string, string>();
   for (const dir of await subdirs(modulesDir)) {
     const moduleFile = join(modulesDir, dir, 'module.ts');
     if (!existsSync(moduleFile)) continue;
-    const def = await importDefault<ModuleDefinition>(moduleFile);
+    let def: ModuleDefinition;
+    try {
+      def = await importDefault<ModuleDefinition>(moduleFile);
+    } catch (err) {
+      broken.set(dir, `cannot load module code: ${(err as Error).message}`);
+      continue;
+    }
     if (modules.has(def.name)) throw new Error(`module '${def.name}' is defined twice`);
     modules.set(def.name, def);
     const providersDir = join(modulesDir, dir, 'providers');
     for (const pdir of await subdirs(providersDir)) {
       const providerFile = join(providersDir, pdir, 'provider.ts');
       if (!existsSync(providerFile)) continue;
-      const p = await importDefault<ProviderDefinition>(providerFile);
+      let p: ProviderDefinition;
+      try {
+        p = await importDefault<ProviderDefinition>(providerFile);
+      } catch {
+        continue; // a module using it reports "following providers are not available"
+      }
       if (providers.has(p.id)) throw new Error(`provider '${p.id}' is defined twice`);
       providers.set(p.id, p);
     }
   }
-  return { modules, providers };
+  return { modules, providers, broken };
 }

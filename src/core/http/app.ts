@@ -163,9 +163,14 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     }
   });
   if (!clientOnly) {
+    // Module states are fixed after start-up; only dynamic capabilities (installed tools) can
+    // change, so the body is rebuilt at most every few seconds.
+    let cached: { body: string; at: number } | undefined;
     app.get('/v2/features', async (_req, reply) => {
       try {
-        return reply.type('application/json').send(JSON.stringify(await v2Features(rootDeps)));
+        const now = Date.now();
+        if (!cached || now - cached.at > 5000) cached = { body: JSON.stringify(await v2Features(rootDeps)), at: now };
+        return reply.type('application/json').send(cached.body);
       } catch (err) {
         throw new ProxyError(500, errorText(err));
       }

@@ -1,0 +1,49 @@
+// trusted_hosts over plain HTTP: the peer's identity is its reverse DNS name, verified forward
+// (the system resolver: 127.0.0.1 ↔ localhost through /etc/hosts).
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { lookupService } from 'node:dns/promises';
+import { startTestProxy } from '../../src/core/testing.ts';
+
+test('HTTP peer allowed by its reverse-and-forward DNS name', async () => {
+  const name = (await lookupService('127.0.0.1', 0)).hostname.toLowerCase();
+  const p = await startTestProxy({ global: { trusted_hosts: [name] } });
+  try {
+    const r = await p.request('GET', '/v2/features');
+    assert.equal(r.status, 200, r.body);
+    const logs = await p.request('GET', '/logs/');
+    assert.equal(logs.status, 200);
+  } finally {
+    await p.close();
+  }
+});
+
+test('HTTP peer not in trusted_hosts gets the reference 403, open endpoints stay open', async () => {
+  const name = (await lookupService('127.0.0.1', 0)).hostname.toLowerCase();
+  const p = await startTestProxy({ global: { trusted_hosts: ['foreman.example.com'] } });
+  try {
+    const r = await p.request('GET', '/logs/');
+    assert.equal(r.status, 403);
+    assert.equal(r.body, `Untrusted client ${name} attempted to access /. Check :trusted_hosts: in settings.yml`);
+    assert.equal((await p.request('GET', '/features')).status, 200);
+    assert.equal((await p.request('GET', '/version')).status, 200);
+    // Without an Accept header asking for JSON the error is labelled as HTML, as the reference does.
+    const html = await p.request('GET', '/logs', { headers: { accept: 'text/html' } });
+    assert.equal(html.status, 403);
+    assert.match(html.headers['content-type'], /^text\/html/);
+  } finally {
+    await p.close();
+  }
+});
+
+test('trusted_hosts: [] denies everyone', async () => {
+  const p = await startTestProxy({ global: { trusted_hosts: [] } });
+  try {
+    const r = await p.request('GET', '/v2/features');
+    assert.equal(r.status, 403);
+    assert.match(r.body, /^Untrusted client /);
+  } finally {
+    await p.close();
+  }
+});

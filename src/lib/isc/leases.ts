@@ -81,10 +81,10 @@ export class LeasesParser {
     let start = 0;
     let line = firstLine;
     while (start < text.length) {
-      const end = splitter.scan(text.slice(start), 0);
-      const stop = end < 0 ? text.length : start + end;
-      const piece = text.slice(start, stop);
       splitter.reset();
+      const end = splitter.scan(text, start, true);
+      const stop = end < 0 ? text.length : end;
+      const piece = text.slice(start, stop);
       try {
         toEvents(parseStatements(piece, this.file, line), out);
       } catch (e) {

@@ -196,7 +196,7 @@ export class StatementBoundaryScanner {
   private depth = 0;
 
   /** Scan `text` from `from`; returns the offset just past the last complete statement (or -1). */
-  scan(text: string, from: number): number {
+  scan(text: string, from: number, stopAtFirst = false): number {
     let lastEnd = -1;
     const n = text.length;
     for (let i = from; i < n; i++) {
@@ -218,6 +218,7 @@ export class StatementBoundaryScanner {
         if (this.depth > 0) this.depth--;
         if (this.depth === 0) lastEnd = i + 1;
       } else if (c === SEMI && this.depth === 0) lastEnd = i + 1;
+      if (stopAtFirst && lastEnd >= 0) return lastEnd;
     }
     return lastEnd;
   }

@@ -1,0 +1,176 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { appendFile, rename, writeFile, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { LeasesFollower, LeasesParser, type LeaseEvent } from './leases.ts';
+
+const LEASES = `# comment
+authoring-byte-order little-endian;
+server-duid "\\000\\001\\000\\001,\\357";
+
+lease 192.168.122.150 {
+  starts 4 2024/01/04 10:00:00;
+  ends 5 2199/01/05 10:00:00;
+  tstp 5 2199/01/05 10:00:00;
+  cltt 4 2024/01/04 10:00:00;
+  binding state active;
+  next binding state free;
+  rewind binding state free;
+  hardware ethernet AA:BB:CC:DD:EE:FF;
+  uid "\\001\\252\\273";
+  set vendor-class-identifier = "PXEClient";
+  client-hostname "foo";
+}
+host h1.example.test {
+  dynamic;
+  hardware ethernet 52:54:00:aa:bb:01;
+  fixed-address 192.168.122.10;
+        supersede server.filename = "pxelinux.0";
+        supersede server.next-server = c0:a8:7a:01;
+        supersede host-name = "h1";
+}
+lease 192.168.122.151 {
+  starts epoch 1704362400; # Thu Jan 04 10:00:00 2024
+  ends never;
+  binding state free;
+}
+host h1.example.test {
+  dynamic;
+  deleted;
+}
+`;
+
+function summary(events: LeaseEvent[]): unknown[] {
+  return events.map((e) => (e.kind === 'lease' ? ['lease', e.lease.ip, e.lease.state] : ['host', e.host.name, e.host.deleted]));
+}
+
+test('leases: leases, hosts and deletions with Foreman attribute names', () => {
+  const events = new LeasesParser().push(LEASES);
+  assert.deepEqual(summary(events), [
+    ['lease', '192.168.122.150', 'active'],
+    ['host', 'h1.example.test', false],
+    ['lease', '192.168.122.151', 'free'],
+    ['host', 'h1.example.test', true],
+  ]);
+  const l = events[0].kind === 'lease' ? events[0].lease : undefined;
+  assert.ok(l);
+  assert.equal(l.mac, 'aa:bb:cc:dd:ee:ff');
+  assert.equal(l.starts, '2024-01-04 10:00:00 UTC');
+  assert.equal(l.ends, '2199-01-05 10:00:00 UTC');
+  assert.equal(l.options.next_state, 'free');
+  assert.equal(l.options.uid, '"\\001\\252\\273"');
+  assert.equal(l.options.client_hostname, '"foo"');
+  assert.equal(l.options.hardware_type, 'ethernet');
+  assert.equal(l.options.tstp, '2199-01-05 10:00:00 UTC');
+  const h = events[1].kind === 'host' ? events[1].host : undefined;
+  assert.ok(h);
+  assert.deepEqual(
+    { ip: h.ip, mac: h.mac, dynamic: h.dynamic, options: h.options },
+    { ip: '192.168.122.10', mac: '52:54:00:aa:bb:01', dynamic: true, options: { hardware_type: 'ethernet', filename: 'pxelinux.0', nextServer: '192.168.122.1', hostname: 'h1' } },
+  );
+  const free = events[2].kind === 'lease' ? events[2].lease : undefined;
+  assert.equal(free?.starts, '2024-01-04 10:00:00 UTC');
+  assert.equal(free?.ends, '2038-01-19 03:14:07 UTC');
+});
+
+test('leases: byte-by-byte feeding gives the same declarations', () => {
+  const whole = summary(new LeasesParser().push(LEASES));
+  const p = new LeasesParser();
+  const parts: LeaseEvent[] = [];
+  const bytes = Buffer.from(LEASES);
+  for (let i = 0; i < bytes.length; i++) parts.push(...p.push(bytes.subarray(i, i + 1)));
+  assert.deepEqual(summary(parts), whole);
+  assert.equal(p.pendingLength, 1); // the final newline
+});
+
+test('leases: a broken statement is skipped, its neighbours survive', () => {
+  const p = new LeasesParser('x');
+  const events = p.push('lease 10.0.0.1 { hardware ethernet 1:2:3:4:5:6; }\n} junk;\nlease 10.0.0.2 { binding state active; }\n');
+  assert.deepEqual(summary(events), [['lease', '10.0.0.1', undefined], ['lease', '10.0.0.2', 'active']]);
+  assert.equal(p.errors.length, 1);
+});
+
+test('property: any split of valid input yields the same declarations', () => {
+  const whole = JSON.stringify(new LeasesParser().push(LEASES));
+  fc.assert(
+    fc.property(fc.array(fc.integer({ min: 0, max: LEASES.length }), { maxLength: 20 }), (cuts) => {
+      const points = [...new Set(cuts)].sort((a, b) => a - b);
+      const p = new LeasesParser();
+      const out: LeaseEvent[] = [];
+      let prev = 0;
+      for (const c of [...points, LEASES.length]) {
+        out.push(...p.push(LEASES.slice(prev, c)));
+        prev = c;
+      }
+      assert.equal(JSON.stringify(out), whole);
+    }),
+    { numRuns: 500 },
+  );
+});
+
+test('property: random and truncated input never throws', () => {
+  fc.assert(
+    fc.property(fc.nat({ max: LEASES.length }), fc.string({ maxLength: 100 }), (cut, noise) => {
+      const p = new LeasesParser();
+      p.push(LEASES.slice(0, cut));
+      p.push(noise);
+      p.push(LEASES);
+    }),
+    { numRuns: 1000 },
+  );
+  fc.assert(
+    fc.property(fc.uint8Array({ maxLength: 400 }), (bytes) => {
+      new LeasesParser().push(Buffer.from(bytes));
+    }),
+    { numRuns: 1000 },
+  );
+});
+
+test('follower: reads only appended bytes, reloads on replace', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'spisc-follow-'));
+  const path = join(dir, 'dhcpd.leases');
+  try {
+    await writeFile(path, 'lease 10.0.0.1 { binding state active; hardware ethernet 00:00:00:00:00:01; }\n');
+    let generation: string[] = [];
+    let current: string[] = [];
+    let loads = 0;
+    const f = new LeasesFollower({
+      path,
+      pollMs: 0,
+      onLoadStart: () => {
+        generation = [];
+        loads++;
+      },
+      onEvents: (ev) => {
+        for (const e of ev) if (e.kind === 'lease') generation.push(e.lease.ip);
+      },
+      onLoadEnd: () => {
+        current = generation;
+      },
+    });
+    await f.start();
+    assert.deepEqual(current, ['10.0.0.1']);
+    const before = f.stats.bytesRead;
+    const appended = 'lease 10.0.0.2 { binding state active; hardware ethernet 00:00:00:00:00:02; }\n';
+    // A statement written in two parts is applied once complete.
+    await appendFile(path, appended.slice(0, 20));
+    await f.sync();
+    assert.deepEqual(current, ['10.0.0.1']);
+    await appendFile(path, appended.slice(20));
+    await f.sync();
+    assert.deepEqual(current, ['10.0.0.1', '10.0.0.2']);
+    assert.equal(f.stats.bytesRead - before, appended.length);
+    assert.equal(loads, 1);
+    // dhcpd's rewrite: a new file renamed over the old one.
+    await writeFile(join(dir, 'dhcpd.leases.new'), 'lease 10.0.0.3 { binding state active; hardware ethernet 00:00:00:00:00:03; }\n');
+    await rename(join(dir, 'dhcpd.leases.new'), path);
+    await f.sync();
+    assert.equal(loads, 2);
+    assert.deepEqual(current, ['10.0.0.3']);
+    f.close();
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});

@@ -155,6 +155,40 @@ test('the lease the real client got is reported through lease_cmds, and unused_i
   assert.equal(reservedOnly, '192.168.122.21');
 });
 
+test('what Foreman posted reads back unchanged (mixed case, host-name next-server, extra params)', async () => {
+  const nr: NewReservation = {
+    name: 'Mixed.Example.TEST',
+    hostname: 'Mixed.Example.TEST',
+    ip: '192.168.122.45',
+    mac: '52:54:00:aa:bb:45',
+    nextServer: 'tftp.example.test',
+    filename: 'boot/grub2/grubx64.efi',
+    extra: { ztp_vendor: 'none' },
+  };
+  await provider.createReservation(subnet, nr);
+  const r = (await provider.findByIp(subnet, nr.ip))[0] as Reservation;
+  assert.deepEqual(r, {
+    type: 'reservation',
+    name: 'Mixed.Example.TEST',
+    ip: '192.168.122.45',
+    mac: '52:54:00:aa:bb:45',
+    deleteable: true,
+    options: {
+      hostname: 'Mixed.Example.TEST',
+      nextServer: 'tftp.example.test',
+      filename: 'boot/grub2/grubx64.efi',
+      ztp_vendor: 'none',
+    },
+  });
+  // Identical again is a no-op; the stored entry carries the name as option 66 and sname.
+  await provider.createReservation(subnet, nr);
+  const stored = (await configReservations()).filter((x) => x['hw-address'] === nr.mac);
+  assert.equal(stored.length, 1);
+  assert.equal(stored[0]['server-hostname'], 'tftp.example.test');
+  await provider.deleteReservation(subnet, r);
+  assert.deepEqual(await provider.findByIp(subnet, nr.ip), []);
+});
+
 test('50 concurrent creates of one reservation: exactly one stored, identical ones succeed, different ones get 409', async () => {
   const mac = '52:54:00:aa:bb:50';
   const base: NewReservation = { name: 'race', hostname: 'race.example.test', ip: '192.168.122.60', mac };

@@ -3,6 +3,7 @@
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createSocket } from 'node:dgram';
 import { startTestProxy, type TestProxy } from '../../src/core/testing.ts';
 import { createNamed, REV6, ZONE, type Named } from './named.ts';
 
@@ -224,5 +225,25 @@ describe('/dns with dns_nsupdate against a real named', { timeout: 180_000 }, ()
     const r = await proxy.request('POST', '/dns/', { body: form(`down.${ZONE}`, '192.0.2.40', 'A') });
     assert.equal(r.status, 200, r.body);
     assert.deepEqual(await named.dig(`down.${ZONE}`, 'A'), ['192.0.2.40']);
+  });
+
+  test('a silent DNS server (stand-in: a UDP socket that never answers): clear 400 once dns_timeout is spent', async () => {
+    const sink = createSocket('udp4');
+    await new Promise<void>((r) => sink.bind(0, '127.0.0.1', r));
+    const p = await startTestProxy({
+      global: { dns_resolv_timeouts: [1] },
+      files: {
+        dns: { enabled: true },
+        dns_nsupdate: { dns_server: `127.0.0.1:${sink.address().port}`, dns_key: named.keyFiles['hmac-sha256'], dns_timeout: 2 },
+      },
+    });
+    try {
+      const r = await p.request('POST', '/dns/', { body: form(`slow.${ZONE}`, '192.0.2.41', 'A') });
+      assert.equal(r.status, 400);
+      assert.match(r.body, /no reply from DNS server 127\.0\.0\.1:\d+/);
+    } finally {
+      await p.close();
+      sink.close();
+    }
   });
 });

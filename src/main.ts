@@ -26,6 +26,7 @@ Commands:
 Options:
   --settings DIR     directory holding settings.yml (default /etc/foreman-proxy)
   --only a,b         run only these modules (logs is always included)
+  --listeners a,b    open only these named listeners of settings.yml (default: all)
   --bundle NAME      run a named bundle: ${Object.entries(BUNDLES).map(([k, v]) => `${k} (${v.join(', ')})`).join('; ')}
   --version          print the version
   -h, --help         this help
@@ -76,6 +77,7 @@ async function main(): Promise<void> {
         settings: { type: 'string' },
         only: { type: 'string' },
         bundle: { type: 'string' },
+        listeners: { type: 'string' },
         version: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -108,7 +110,8 @@ async function main(): Promise<void> {
 
   let proxy;
   try {
-    proxy = await startProxy({ settingsDir, only, bundle: values.bundle });
+    const listenerNames = values.listeners?.split(',').map((s) => s.trim()).filter((s) => s !== '');
+    proxy = await startProxy({ settingsDir, only, bundle: values.bundle, listenerNames });
   } catch (err) {
     fail(describeError(err));
   }

@@ -12,7 +12,7 @@ import { LogBuffer } from './log-buffer.ts';
 import { LogSink, createLogger } from './logging.ts';
 import type { Logger } from './logging-types.ts';
 import { buildApp } from './http/app.ts';
-import { createListenerServer, listen, modulesFor, resolveListeners } from './http/listeners.ts';
+import { createListenerServer, listen, modulesFor, resolveListeners, selectListeners } from './http/listeners.ts';
 import { PROXY_VERSION } from './version.ts';
 import { resolveInstance } from './instances.ts';
 
@@ -20,6 +20,8 @@ export interface StartOptions {
   settingsDir: string;
   only?: readonly string[];
   bundle?: string;
+  /** Names of the `listeners:` entries this instance opens (default: all). */
+  listenerNames?: readonly string[];
   /** Override settings.yml's log_file (tests use STDOUT or a temp file). */
   logFile?: string;
   /** Synchronous log writes. */
@@ -96,7 +98,7 @@ export async function startProxy(opts: StartOptions): Promise<RunningProxy> {
   const loader = new ModuleLoader({ catalogue, global, only, log, signal: abort.signal, logBuffer: buffer });
   try {
     await loader.load();
-    const specs = resolveListeners(global, settingsFile);
+    const specs = selectListeners(resolveListeners(global, settingsFile), opts.listenerNames, settingsFile);
     // Refuse a bad listener/module combination before binding anything.
     for (const spec of specs) modulesFor(spec, loader.records, settingsFile);
     const listeners: RunningListener[] = [];

@@ -35,6 +35,17 @@ export function resolveListeners(global: GlobalSettings, settingsFile: string): 
   return out;
 }
 
+/** Keep only the named listeners (an instance's `--listeners a,b`); unknown names are an error. */
+export function selectListeners(all: ListenerSpec[], names: readonly string[] | undefined, settingsFile: string): ListenerSpec[] {
+  if (!names || names.length === 0) return all;
+  for (const n of names) {
+    if (!all.some((l) => l.name === n)) {
+      throw new SettingsError(settingsFile, 'listeners', `no listener named '${n}' (defined: ${all.map((l) => l.name).join(', ')})`);
+    }
+  }
+  return all.filter((l) => names.includes(l.name));
+}
+
 /**
  * Modules mounted on a listener: running, enabled for its scheme, and of the right audience.
  * A control-plane module named explicitly on a client listener is a configuration error.

@@ -110,6 +110,14 @@ export function parseGlobalSettings(raw: Record<string, unknown>, file: string, 
   const timeouts = raw.dns_resolv_timeouts === undefined ? [5, 8, 13] : asList(file, 'dns_resolv_timeouts', raw.dns_resolv_timeouts).map((v, i) => asNumber(file, `dns_resolv_timeouts[${i}]`, v));
   if (timeouts.length === 0 || timeouts.some((t) => t <= 0)) throw new SettingsError(file, 'dns_resolv_timeouts', 'must be one or more positive numbers of seconds');
 
+  const listeners = raw.listeners === undefined || raw.listeners === null ? [] : parseListeners(file, raw.listeners, base);
+  // With named listeners, http_port/https_port (read by httpboot, reported to Foreman) default to
+  // the first listener of each scheme, client-facing ones first.
+  const firstPort = (scheme: 'http' | 'https'): number | undefined =>
+    [...listeners].sort((a, b) => (a.audience === b.audience ? 0 : a.audience === 'client' ? -1 : 1)).find((l) => l.scheme === scheme)?.port;
+  const httpPort = raw.http_port === undefined || raw.http_port === null ? (firstPort('http') ?? null) : port(file, 'http_port', raw.http_port);
+  const httpsPort = raw.https_port === undefined || raw.https_port === null ? (firstPort('https') ?? 8443) : port(file, 'https_port', raw.https_port);
+
   return {
     settingsDir: base,
     settingsDirectory,
@@ -125,8 +133,8 @@ export function parseGlobalSettings(raw: Record<string, unknown>, file: string, 
     foremanSslCert: abs(optString(file, raw, 'foreman_ssl_cert')),
     foremanSslKey: abs(optString(file, raw, 'foreman_ssl_key')),
     bindHost: raw.bind_host === undefined || raw.bind_host === null ? ['*'] : asStringList(file, 'bind_host', raw.bind_host),
-    httpPort: raw.http_port === undefined || raw.http_port === null ? null : port(file, 'http_port', raw.http_port),
-    httpsPort: raw.https_port === undefined || raw.https_port === null ? 8443 : port(file, 'https_port', raw.https_port),
+    httpPort,
+    httpsPort,
     logFile: optString(file, raw, 'log_file') ?? '/var/log/foreman-proxy/proxy.log',
     logLevel: logLevel as GlobalSettings['logLevel'],
     fileRollingSize: raw.file_rolling_size === undefined ? 0 : asInteger(file, 'file_rolling_size', raw.file_rolling_size, 0),
@@ -137,7 +145,7 @@ export function parseGlobalSettings(raw: Record<string, unknown>, file: string, 
     logBuffer,
     logBufferErrors,
     dnsResolvTimeouts: timeouts,
-    listeners: raw.listeners === undefined || raw.listeners === null ? [] : parseListeners(file, raw.listeners, base),
+    listeners,
     limits: parseLimits(file, raw.limits),
     raw,
   };

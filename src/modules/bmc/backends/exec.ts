@@ -1,0 +1,30 @@
+// Running a BMC tool: through core/spawn (no shell, deadline), turning a non-zero exit, a timeout
+// or a missing binary into a BmcError whose message says which tool and why.
+
+import { run, SpawnError, type RunResult } from '../../../core/spawn.ts';
+import { BmcError } from '../provider.ts';
+
+export interface ExecOptions {
+  timeoutMs: number;
+  env?: Record<string, string>;
+  /** Accept these exit codes as success as long as stdout is non-empty. */
+  lenientExit?: boolean;
+}
+
+export async function execTool(label: string, cmd: string, args: readonly string[], opts: ExecOptions): Promise<RunResult> {
+  let res: RunResult;
+  try {
+    res = await run(cmd, args, { timeoutMs: opts.timeoutMs, env: opts.env, maxOutputBytes: 256 * 1024 });
+  } catch (err) {
+    if (err instanceof SpawnError) throw new BmcError(`${label}: ${err.message}`);
+    throw err;
+  }
+  if (res.timedOut) {
+    throw new BmcError(`${label}: no answer within ${Math.round(opts.timeoutMs / 1000)} s`);
+  }
+  if (res.code !== 0 && !(opts.lenientExit && res.stdout.trim() !== '')) {
+    const why = (res.stderr.trim() || res.stdout.trim() || `exit status ${res.code ?? res.signal}`).split('\n').slice(-3).join(' ');
+    throw new BmcError(`${label}: ${why}`);
+  }
+  return res;
+}

@@ -1,0 +1,29 @@
+// What both IPMI backends need for one request.
+
+import type { BmcAddress } from '../host.ts';
+
+export type IpmiDriver = 'lan15' | 'lan20' | 'open';
+export type IpmiPrivilege = 'CALLBACK' | 'USER' | 'OPERATOR' | 'ADMINISTRATOR';
+
+export interface IpmiConfig {
+  readonly address: BmcAddress;
+  readonly username: string;
+  readonly password: string;
+  readonly driver: IpmiDriver;
+  readonly privilege: IpmiPrivilege | undefined;
+  /** RMCP+ cipher suite (our extension setting); undefined = the tool's default. */
+  readonly cipherSuite: number | undefined;
+  /** FreeIPMI `workaround-flags` (our extension setting). */
+  readonly workaroundFlags: string | undefined;
+  /** Deadline of each spawned command. */
+  readonly timeoutMs: number;
+}
+
+/** Lower-case, spaces and dashes to `_`, dots and other punctuation dropped. */
+export function normaliseKey(s: string): string {
+  return s
+    .trim()
+    .toLowerCase()
+    .replace(/[\s\-/]+/g, '_')
+    .replace(/[^a-z0-9_]/g, '');
+}

@@ -1,0 +1,271 @@
+// The Redfish backend (DMTF Redfish, https://<bmc>/redfish/v1). Credentials from the request go
+// to the BMC as HTTP Basic on each call over pooled keep-alive connections; every call has a
+// deadline. Vendor differences (Dell, HPE) follow System.Manufacturer, as in the reference.
+
+import type { Dispatcher } from 'undici';
+import { request } from 'undici';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { BmcBackend, BmcError, type BootDevice, type BootOptions, type FruKey, type LanKey } from '../../provider.ts';
+import { formatAddress, type BmcAddress } from '../../host.ts';
+
+export interface RedfishConfig {
+  readonly address: BmcAddress;
+  readonly username: string;
+  readonly password: string;
+  readonly timeoutMs: number;
+  readonly dispatcher: Dispatcher;
+  /** Pause between ForceOff and On when a Dell BMC cannot ForceRestart (15 s in the reference). */
+  readonly dellCycleDelayMs?: number;
+  readonly warn?: (message: string) => void;
+}
+
+type Json = Record<string, unknown>;
+
+const BOOT_TARGET: Record<BootDevice, string> = { pxe: 'Pxe', disk: 'Hdd', bios: 'BiosSetup', cdrom: 'Cd' };
+const MAX_BODY = 4 * 1024 * 1024;
+
+function obj(v: unknown): Json {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Json) : {};
+}
+
+function odataId(v: unknown): string | undefined {
+  const id = obj(v)['@odata.id'];
+  return typeof id === 'string' ? id : undefined;
+}
+
+function str(v: unknown): string | null {
+  return typeof v === 'string' ? v : v === undefined || v === null ? null : String(v);
+}
+
+export class RedfishBackend extends BmcBackend {
+  readonly name = 'redfish';
+  private readonly cfg: RedfishConfig;
+  private readonly base: string;
+  private readonly cache = new Map<string, Promise<Json>>();
+
+  constructor(cfg: RedfishConfig) {
+    super();
+    this.cfg = cfg;
+    this.base = `https://${formatAddress(cfg.address)}`;
+  }
+
+  private async call(method: 'GET' | 'POST' | 'PATCH', path: string, body?: Json): Promise<Json> {
+    // Only paths on this BMC: an @odata.id pointing elsewhere must not redirect our credentials.
+    if (!path.startsWith('/') || path.startsWith('//')) throw new BmcError(`redfish: refusing link ${JSON.stringify(path)}`);
+    const auth = Buffer.from(`${this.cfg.username}:${this.cfg.password}`).toString('base64');
+    let res: Dispatcher.ResponseData;
+    try {
+      res = await request(this.base + path, {
+        method,
+        dispatcher: this.cfg.dispatcher,
+        headers: {
+          authorization: `Basic ${auth}`,
+          accept: 'application/json',
+          'odata-version': '4.0',
+          ...(body ? { 'content-type': 'application/json' } : {}),
+        },
+        body: body ? JSON.stringify(body) : undefined,
+        signal: AbortSignal.timeout(this.cfg.timeoutMs),
+      });
+    } catch (err) {
+      const e = err as Error & { cause?: Error };
+      if (e.name === 'TimeoutError' || e.name === 'AbortError') {
+        throw new BmcError(`redfish: ${formatAddress(this.cfg.address)} did not answer within ${Math.round(this.cfg.timeoutMs / 1000)} s`);
+      }
+      throw new BmcError(`redfish: ${method} ${path}: ${e.cause?.message ?? e.message}`);
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of res.body) {
+      size += (chunk as Buffer).length;
+      if (size > MAX_BODY) {
+        res.body.destroy();
+        throw new BmcError(`redfish: ${method} ${path}: response larger than ${MAX_BODY} bytes`);
+      }
+      chunks.push(chunk as Buffer);
+    }
+    const text = Buffer.concat(chunks).toString('utf8');
+    if (res.statusCode < 200 || res.statusCode > 299) {
+      let detail = '';
+      try {
+        const err = obj(obj(JSON.parse(text)).error);
+        detail = str(err.message) ?? '';
+        const ext = err['@Message.ExtendedInfo'];
+        if (Array.isArray(ext) && ext.length > 0) detail = str(obj(ext[0]).Message) ?? detail;
+      } catch {
+        /* not JSON */
+      }
+      throw new BmcError(`redfish: ${method} ${path} answered ${res.statusCode}${detail ? `: ${detail}` : ''}`);
+    }
+    if (text.trim() === '') return {};
+    try {
+      return obj(JSON.parse(text));
+    } catch {
+      throw new BmcError(`redfish: ${method} ${path}: the answer is not JSON`);
+    }
+  }
+
+  private get(path: string): Promise<Json> {
+    let p = this.cache.get(path);
+    if (!p) {
+      p = this.call('GET', path);
+      this.cache.set(path, p);
+    }
+    return p;
+  }
+
+  private async firstMember(collectionLink: unknown, what: string): Promise<Json> {
+    const link = odataId(collectionLink);
+    if (!link) throw new BmcError(`redfish: the service has no ${what}`);
+    const members = (await this.get(link)).Members;
+    if (!Array.isArray(members) || members.length === 0) throw new BmcError(`redfish: no ${what} found`);
+    if (members.length > 1) this.cfg.warn?.(`redfish: ${members.length} ${what} found, using the first`);
+    const first = odataId(members[0]);
+    if (!first) throw new BmcError(`redfish: ${what} member without @odata.id`);
+    return this.get(first);
+  }
+
+  private root(): Promise<Json> {
+    return this.get('/redfish/v1/');
+  }
+  private async system(): Promise<Json> {
+    return this.firstMember((await this.root()).Systems, 'Systems');
+  }
+  private async manager(): Promise<Json> {
+    return this.firstMember((await this.root()).Managers, 'Managers');
+  }
+  private async nic(): Promise<Json> {
+    return this.firstMember((await this.manager()).EthernetInterfaces, 'manager EthernetInterfaces');
+  }
+  private async ipv4(): Promise<Json> {
+    const list = (await this.nic()).IPv4Addresses;
+    return Array.isArray(list) ? obj(list[0]) : {};
+  }
+  private async vendor(): Promise<'dell' | 'hpe' | 'other'> {
+    const m = str((await this.system()).Manufacturer) ?? '';
+    return m === 'Dell Inc.' ? 'dell' : m === 'HPE' ? 'hpe' : 'other';
+  }
+
+  private async systemReset(resetType: string): Promise<boolean> {
+    const action = obj(obj((await this.system()).Actions)['#ComputerSystem.Reset']);
+    const target = str(action.target);
+    if (!target) throw new BmcError('redfish: the system has no #ComputerSystem.Reset action');
+    await this.call('POST', target, { ResetType: resetType });
+    return true;
+  }
+
+  private async patchSystem(body: Json): Promise<boolean> {
+    const id = odataId(await this.system());
+    if (!id) throw new BmcError('redfish: the system has no @odata.id');
+    await this.call('PATCH', id, body);
+    return true;
+  }
+
+  override async test(): Promise<boolean> {
+    try {
+      const link = odataId((await this.root()).Managers);
+      if (!link) return false;
+      const members = (await this.get(link)).Members;
+      return Array.isArray(members) && members.length > 0;
+    } catch {
+      return false;
+    }
+  }
+
+  override async powerStatus(): Promise<string> {
+    return (str((await this.system()).PowerState) ?? '').toLowerCase();
+  }
+  override async poweredOn(): Promise<boolean> {
+    return (await this.powerStatus()) === 'on';
+  }
+  override async poweredOff(): Promise<boolean> {
+    return (await this.powerStatus()) === 'off';
+  }
+  override powerOn(): Promise<boolean> {
+    return this.systemReset('On');
+  }
+  override powerOff(): Promise<boolean> {
+    return this.systemReset('ForceOff');
+  }
+  override async powerSoft(): Promise<boolean> {
+    return this.systemReset((await this.vendor()) === 'hpe' ? 'PushPowerButton' : 'GracefulShutdown');
+  }
+  override async powerCycle(): Promise<boolean> {
+    if ((await this.vendor()) === 'dell') {
+      const action = obj(obj((await this.system()).Actions)['#ComputerSystem.Reset']);
+      const allowed = action['ResetType@Redfish.AllowableValues'];
+      if (!(Array.isArray(allowed) && allowed.includes('ForceRestart'))) {
+        await this.systemReset('ForceOff');
+        await sleep(this.cfg.dellCycleDelayMs ?? 15_000);
+        return this.systemReset('On');
+      }
+    }
+    return this.systemReset('ForceRestart');
+  }
+
+  override async identifyStatus(): Promise<string> {
+    return (str((await this.system()).IndicatorLED) ?? '').toLowerCase();
+  }
+  override identifyOn(): Promise<boolean> {
+    return this.patchSystem({ IndicatorLED: 'Lit' });
+  }
+  override identifyOff(): Promise<boolean> {
+    return this.patchSystem({ IndicatorLED: 'Off' });
+  }
+
+  override async bootDevices(): Promise<string[]> {
+    return ['pxe', 'disk', 'bios', 'cdrom'];
+  }
+  override async setBootDevice(device: BootDevice, opts: BootOptions): Promise<boolean> {
+    await this.patchSystem({
+      Boot: { BootSourceOverrideTarget: BOOT_TARGET[device], BootSourceOverrideEnabled: opts.persistent ? 'Continuous' : 'Once' },
+    });
+    if (opts.reboot) return this.powerCycle();
+    return true;
+  }
+
+  override async lan(key: LanKey): Promise<unknown> {
+    switch (key) {
+      case 'ip':
+        return str((await this.ipv4()).Address);
+      case 'gateway':
+        return str((await this.ipv4()).Gateway);
+      case 'netmask':
+        return str((await this.ipv4()).SubnetMask);
+      case 'ipsrc':
+        return str((await this.ipv4()).AddressOrigin);
+      case 'mac':
+        return str((await this.nic()).MACAddress);
+      case 'vlanid': {
+        const vlan = obj((await this.nic()).VLAN);
+        return vlan.VLANEnable === true ? (vlan.VLANId ?? null) : null;
+      }
+      default:
+        return super.lan(key);
+    }
+  }
+
+  override async bmcGuid(): Promise<string | null> {
+    return str((await this.manager()).UUID);
+  }
+  override async bmcVersion(): Promise<string | null> {
+    return str((await this.manager()).FirmwareVersion);
+  }
+  override async bmcReset(): Promise<boolean> {
+    const action = obj(obj((await this.manager()).Actions)['#Manager.Reset']);
+    const target = str(action.target);
+    if (!target) throw new BmcError('redfish: the manager has no #Manager.Reset action');
+    const allowed = action['ResetType@Redfish.AllowableValues'];
+    const type = Array.isArray(allowed) && !allowed.includes('GracefulRestart') && allowed.includes('ForceRestart')
+      ? 'ForceRestart'
+      : 'GracefulRestart';
+    await this.call('POST', target, { ResetType: type });
+    return true;
+  }
+
+  override async fru(key: FruKey): Promise<string | null> {
+    const s = await this.system();
+    const field = { model: 'Model', serial: 'SerialNumber', asset_tag: 'AssetTag', manufacturer: 'Manufacturer' }[key];
+    return str(s[field]);
+  }
+}

@@ -133,6 +133,51 @@ test('POST sends the body and headers unchanged', async () => {
   );
 });
 
+test('a GET on a pooled socket the server dropped is retried once on a fresh socket', async () => {
+  let n = 0;
+  let connections = 0;
+  await withServer(
+    (req, res) => {
+      n++;
+      // the second request arrives on the kept-alive socket; drop it without answering
+      if (n === 2) req.socket.destroy();
+      else res.end(`answer ${n}`);
+    },
+    async (base, server) => {
+      server.on('connection', () => connections++);
+      const client = createHttpClient({ baseUrl: base, verify: false, timeoutMs: 5000, connections: 1 });
+      try {
+        assert.equal(await (await client.request({ method: 'GET', path: '/' })).text(), 'answer 1');
+        assert.equal(await (await client.request({ method: 'GET', path: '/' })).text(), 'answer 3');
+        assert.equal(connections, 2);
+      } finally {
+        await client.close();
+      }
+    },
+  );
+});
+
+test('a POST on a dropped socket is not retried', async () => {
+  let n = 0;
+  await withServer(
+    (req, res) => {
+      n++;
+      if (n === 2) req.socket.destroy();
+      else res.end('ok');
+    },
+    async (base) => {
+      const client = createHttpClient({ baseUrl: base, verify: false, timeoutMs: 5000, connections: 1 });
+      try {
+        await (await client.request({ method: 'POST', path: '/', body: 'a' })).dump();
+        await assert.rejects(client.request({ method: 'POST', path: '/', body: 'b' }), (err: unknown) => err instanceof HttpClientError && err.kind === 'protocol');
+        assert.equal(n, 2);
+      } finally {
+        await client.close();
+      }
+    },
+  );
+});
+
 test('a server that never answers hits the deadline', async () => {
   await withServer(
     () => {

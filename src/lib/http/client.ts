@@ -140,6 +140,14 @@ async function readText(body: Readable, limit: number, url: URL): Promise<string
   return Buffer.concat(chunks).toString('utf8');
 }
 
+const SAFE_METHODS = new Set<HttpMethod>(['GET', 'HEAD']);
+
+/** A connection that broke before any response arrived (not a timeout, refusal or TLS failure). */
+function isStaleSocket(err: unknown): boolean {
+  const code = errorCode(err) ?? errorCode((err as { cause?: unknown } | null)?.cause);
+  return err instanceof undiciErrors.SocketError || code === 'ECONNRESET' || code === 'EPIPE' || code === 'UND_ERR_SOCKET';
+}
+
 /** Resolve a request path against the base URL the way RFC 3986 reference resolution does. */
 export function resolveUrl(base: URL, path: string): URL {
   return new URL(path, base);
@@ -185,9 +193,8 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
       clearTimeout(timer);
       req.signal?.removeEventListener('abort', onCallerAbort);
     };
-    let res;
-    try {
-      res = await agent.request({
+    const send = () =>
+      agent.request({
         origin: url.origin,
         path: url.pathname + url.search,
         method: req.method,
@@ -195,6 +202,16 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
         body: req.body ?? null,
         signal: deadline.signal,
       });
+    let res;
+    try {
+      try {
+        res = await send();
+      } catch (err) {
+        // A pooled socket the server closed while idle fails the next request before any answer.
+        // Safe methods get one more try on a fresh socket; the deadline still covers both.
+        if (!SAFE_METHODS.has(req.method) || deadline.signal.aborted || !isStaleSocket(err)) throw err;
+        res = await send();
+      }
     } catch (err) {
       finish();
       if (timedOut) throw new HttpClientError('timeout', url.href, `Timed out after ${timeoutMs} ms waiting for ${url.href}`, err);

@@ -19,7 +19,7 @@ export default defineModule({
     upstream_timeout: { type: 'number', default: 55 },
     upstream_concurrency: { type: 'integer', default: 64 },
     upstream_queue: { type: 'integer', default: 2000 },
-    upstream_queue_timeout: { type: 'number', default: 120 },
+    upstream_queue_timeout: { type: 'number', default: 60 },
   },
   computeSettings: (settings) => {
     const url = settings['registration_url'];

@@ -16,7 +16,7 @@ export default defineModule({
     upstream_timeout: { type: 'number', default: 55 },
     upstream_concurrency: { type: 'integer', default: 64 },
     upstream_queue: { type: 'integer', default: 2000 },
-    upstream_queue_timeout: { type: 'number', default: 120 },
+    upstream_queue_timeout: { type: 'number', default: 60 },
   },
   exposedSettings: ['template_url'],
   // The reference checks foreman_url in its legacy init hook: the failure is recorded but the

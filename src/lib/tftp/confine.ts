@@ -9,7 +9,6 @@ import { join, sep } from 'node:path';
 export type RequestPath = { ok: true; relative: string } | { ok: false; reason: string };
 
 // Control characters have no business in boot file names and confuse logs.
-// eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0000-\u001f\u007f\ufffd]/;
 
 /**

@@ -1,0 +1,85 @@
+// Start-up of the built-in TFTP server through the real core: it serves the root when enabled,
+// and a port that cannot be bound or a bad limit fails the tftp module with a clear message
+// while the rest of the proxy runs on.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createSocket } from 'node:dgram';
+import { mkdtemp, mkdir, writeFile, rm, realpath } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startTestProxy } from '../../core/testing.ts';
+import { tftpGet } from '../../lib/tftp/client.ts';
+
+async function withRoot<T>(fn: (root: string) => Promise<T>): Promise<T> {
+  const base = await realpath(await mkdtemp(join(tmpdir(), 'tftpbuiltin-')));
+  try {
+    await mkdir(join(base, 'root'));
+    return await fn(join(base, 'root'));
+  } finally {
+    await rm(base, { recursive: true, force: true });
+  }
+}
+
+async function v2(proxy: { request(m: string, p: string): Promise<{ body: string }> }): Promise<Record<string, { state: string }>> {
+  return JSON.parse((await proxy.request('GET', '/v2/features')).body);
+}
+
+test('the built-in server serves what the API wrote', async () => {
+  await withRoot(async (root) => {
+    const holder = createSocket('udp4');
+    await new Promise<void>((r) => holder.bind(0, '127.0.0.1', r));
+    const port = holder.address().port;
+    holder.close();
+    const proxy = await startTestProxy({
+      files: { tftp: { ':enabled': true, ':tftproot': root, ':builtin_server': true, ':builtin_server_bind': '127.0.0.1', ':builtin_server_port': port } },
+    });
+    try {
+      assert.equal((await v2(proxy)).tftp.state, 'running');
+      await proxy.request('POST', '/tftp/iPXE/aa:bb:cc:dd:ee:ff', { body: { pxeconfig: '#!ipxe\nexit\n' } });
+      const chunks: Buffer[] = [];
+      await tftpGet({ host: '127.0.0.1', port, filename: 'pxelinux.cfg/01-aa-bb-cc-dd-ee-ff.ipxe', sink: (c) => chunks.push(Buffer.from(c)) });
+      assert.equal(Buffer.concat(chunks).toString(), '#!ipxe\nexit\n');
+    } finally {
+      await proxy.close();
+    }
+  });
+});
+
+test('a port already in use fails the tftp module, with the reason in /logs', async () => {
+  await withRoot(async (root) => {
+    const holder = createSocket('udp4');
+    await new Promise<void>((r) => holder.bind(0, '127.0.0.1', r));
+    const port = holder.address().port;
+    const proxy = await startTestProxy({
+      files: {
+        tftp: { ':enabled': true, ':tftproot': root, ':builtin_server': true, ':builtin_server_bind': '127.0.0.1', ':builtin_server_port': port },
+        httpboot: { ':enabled': true, ':root_dir': root },
+      },
+    });
+    try {
+      const f = await v2(proxy);
+      assert.equal(f.tftp.state, 'failed');
+      assert.equal(f.httpboot.state, 'running');
+      const logs = JSON.parse((await proxy.request('GET', '/logs')).body);
+      assert.match(logs.info.failed_modules.tftp, new RegExp(`built-in TFTP server cannot listen on 127.0.0.1:${port}: .*EADDRINUSE`));
+    } finally {
+      await proxy.close();
+      holder.close();
+    }
+  });
+});
+
+test('an out-of-range limit fails the module naming the setting', async () => {
+  await withRoot(async (root) => {
+    const proxy = await startTestProxy({
+      files: { tftp: { ':enabled': true, ':tftproot': root, ':builtin_server': true, ':builtin_server_max_blksize': 100 } },
+    });
+    try {
+      assert.equal((await v2(proxy)).tftp.state, 'failed');
+      const logs = JSON.parse((await proxy.request('GET', '/logs')).body);
+      assert.match(logs.info.failed_modules.tftp, /builtin_server_max_blksize' must be a number between 512 and 65464, got 100/);
+    } finally {
+      await proxy.close();
+    }
+  });
+});

@@ -114,6 +114,10 @@ describe('/dns with dns_nsupdate against a real named', { timeout: 180_000 }, ()
     r = await proxy.request('POST', '/dns/', { body: form(alias, `web2.${ZONE}`, 'CNAME') });
     assert.equal(r.status, 409);
     assert.equal(r.body, `'${alias} 'is already in use`);
+    // an address at a CNAME's name would be dropped by BIND: refused as a conflict instead
+    r = await proxy.request('POST', '/dns/', { body: form(alias, '192.0.2.31', 'A') });
+    assert.equal(r.status, 409);
+    assert.deepEqual(await named.dig(alias, 'CNAME'), [`web1.${ZONE}.`]);
     r = await proxy.request('DELETE', `/dns/${alias}/CNAME`);
     assert.equal(r.status, 200, r.body);
     assert.deepEqual(await named.dig(alias, 'CNAME'), []);
@@ -135,6 +139,17 @@ describe('/dns with dns_nsupdate against a real named', { timeout: 180_000 }, ()
     r = await proxy.request('DELETE', `/dns/${name}/SRV`);
     assert.equal(r.status, 200, r.body);
     assert.deepEqual(await named.dig(name, 'SRV'), []);
+  });
+
+  test('racing creates of one name with different addresses: exactly one wins, the rest get 409', async () => {
+    const name = `race.${ZONE}`;
+    const results = await Promise.all(
+      Array.from({ length: 8 }, (_, i) => proxy.request('POST', '/dns/', { body: form(name, `192.0.2.${100 + i}`, 'A') })),
+    );
+    const statuses = results.map((r) => r.status).sort();
+    assert.deepEqual(statuses, [200, 409, 409, 409, 409, 409, 409, 409]);
+    const winner = 100 + results.findIndex((r) => r.status === 200);
+    assert.deepEqual(await named.dig(name, 'A'), [`192.0.2.${winner}`]);
   });
 
   test('validation errors use the reference texts', async () => {

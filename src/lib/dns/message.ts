@@ -238,7 +238,7 @@ export function encodeRecordUncompressed(rr: ResourceRecord): Uint8Array {
   const out = new Uint8Array(name.length + 10 + rr.data.length);
   out.set(name, 0);
   const v = new DataView(out.buffer);
-  let o = name.length;
+  const o = name.length;
   v.setUint16(o, rr.type);
   v.setUint16(o + 2, rr.class);
   v.setUint32(o + 4, rr.ttl);

@@ -6,7 +6,7 @@
 // the TSIG's Original ID, and "variables" are the key name, class, TTL, algorithm (canonical
 // wire form), time signed, fudge, error and other data (§4.3.3).
 
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac, createSecretKey, timingSafeEqual, type KeyObject } from 'node:crypto';
 import { DnsParseError, DnsTsigError } from './errors.ts';
 import { CLASS, TYPE, concat, decodeMessageDetailed, rcodeName, type Message } from './message.ts';
 import { canonicalName, nameToWire, readName } from './name.ts';
@@ -74,8 +74,21 @@ function variables(key: TsigKey, r: Omit<TsigRecord, 'mac' | 'originalId' | 'key
   ]);
 }
 
+// Importing the raw secret on every message costs more than the HMAC itself; do it once per key.
+const keyObjects = new WeakMap<Uint8Array, KeyObject>();
+
 function hmac(key: TsigKey, parts: readonly Uint8Array[]): Uint8Array {
-  const h = createHmac(ALGORITHMS[key.algorithm].hash, key.secret);
+  let ko: KeyObject | Uint8Array | undefined = keyObjects.get(key.secret);
+  if (!ko) {
+    if (key.secret.length === 0) {
+      ko = key.secret; // KeyObjects cannot be empty; HMAC itself accepts an empty key
+    } else {
+      const created = createSecretKey(key.secret);
+      keyObjects.set(key.secret, created);
+      ko = created;
+    }
+  }
+  const h = createHmac(ALGORITHMS[key.algorithm].hash, ko);
   for (const p of parts) h.update(p);
   return new Uint8Array(h.digest());
 }

@@ -1,6 +1,6 @@
-// The dns_nsupdate provider's logic: conflict check by query (as the reference), then one UPDATE
-// whose RFC 2136 prerequisites make the check atomic on the server, so two concurrent creates of
-// different addresses cannot both succeed, and a delete of a missing record is reported as such.
+// The dns_nsupdate provider's logic: one UPDATE per operation whose RFC 2136 prerequisites do
+// the conflict check atomically on the server (a lookup follows only when they fail), so two
+// concurrent creates cannot both succeed, and a delete of a missing record is reported as such.
 
 import { ProxyError, badRequest, notFound } from '../../../../core/errors.ts';
 import type { Logger } from '../../../../core/logging-types.ts';
@@ -53,18 +53,19 @@ export class DnsNsupdateProvider implements DnsProvider {
     const code = TYPE_CODES[type];
     await this.wrap(`create ${owner} ${type} ${data}`, async () => {
       const zone = await this.updater.findZone(owner, deadline, this.opts.signal);
-      if (type !== 'SRV') {
-        const seen = classify(type, await this.existing(owner, code, deadline), data);
-        if (seen === 'same') return;
-        if (seen === 'different') throw conflictError(type, fqdn, value);
-      }
-      // A CNAME may not share its name with other data; BIND would silently drop the add.
+      // The prerequisites make the server itself check for a conflict, atomically: the usual
+      // case (nothing there yet) costs one round trip, and two racing creates cannot both win.
+      // A CNAME excludes any other data at its name (BIND would silently drop such an add), so
+      // CNAMEs need an unused name and other types need the name not to be a CNAME.
       const pre: Prerequisite[] =
         type === 'SRV'
           ? []
           : type === 'CNAME'
             ? [{ kind: 'nameNotInUse', name: owner }]
-            : [{ kind: 'rrsetAbsent', name: owner, type: code }];
+            : [
+                { kind: 'rrsetAbsent', name: owner, type: code },
+                { kind: 'rrsetAbsent', name: owner, type: TYPE.CNAME },
+              ];
       try {
         await this.updater.update(
           zone,
@@ -75,9 +76,9 @@ export class DnsNsupdateProvider implements DnsProvider {
         );
       } catch (err) {
         if (err instanceof DnsUpdateRefused && (err.rcode === RCODE.YXRRSET || err.rcode === RCODE.YXDOMAIN)) {
-          // Someone else wrote the name between our lookup and our update: decide again.
-          const now = classify(type, await this.existing(owner, code, deadline), data);
-          if (now === 'same') return;
+          // Something is there: the conflict check of the reference (a lookup with the
+          // dns_resolv_timeouts) tells "the identical record" (200) from "another one" (409).
+          if (classify(type, await this.existing(owner, code, deadline), data) === 'same') return;
           throw conflictError(type, fqdn, value);
         }
         throw err;

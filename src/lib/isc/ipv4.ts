@@ -63,6 +63,7 @@ export function broadcastOf(network: number, mask: number): number {
  * (the reference's accepted forms), each group padded to two digits. Undefined if invalid.
  */
 export function normalizeMac(text: string): string | undefined {
+  if (text.length === 17 && isCanonicalMac(text)) return text;
   const groups = text.toLowerCase().split(':');
   if (groups.length !== 6 && groups.length !== 20) return undefined;
   const out: string[] = [];
@@ -75,4 +76,15 @@ export function normalizeMac(text: string): string | undefined {
     out.push(g.length === 1 ? `0${g}` : g);
   }
   return out.join(':');
+}
+
+/** Already lower-case `xx:xx:xx:xx:xx:xx` (the common case; avoids split/join on hot paths). */
+function isCanonicalMac(t: string): boolean {
+  for (let i = 0; i < 17; i++) {
+    const c = t.charCodeAt(i);
+    if (i % 3 === 2) {
+      if (c !== 58) return false;
+    } else if (!((c >= 48 && c <= 57) || (c >= 97 && c <= 102))) return false;
+  }
+  return true;
 }

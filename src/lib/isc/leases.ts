@@ -8,7 +8,7 @@ import { StringDecoder } from 'node:string_decoder';
 import { watch, type FSWatcher } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
-import { IscParseError, StatementBoundaryScanner, parseStatements, type Statement } from './syntax.ts';
+import { IscParseError, StatementBoundaryScanner, parsePartial, parseStatements, type Statement } from './syntax.ts';
 import { hostDecl, leaseDecl, type HostDecl, type LeaseDecl } from './decls.ts';
 
 export type LeaseEvent = { kind: 'lease'; lease: LeaseDecl } | { kind: 'host'; host: HostDecl };
@@ -36,9 +36,11 @@ function countLines(s: string): number {
   return n;
 }
 
+/** A single statement longer than this is garbage, not a lease: it is dropped. */
+const MAX_PENDING = 4 * 1024 * 1024;
+
 export class LeasesParser {
   private readonly decoder = new StringDecoder('utf8');
-  private readonly scanner = new StatementBoundaryScanner();
   private pending = '';
   private line = 1;
   private readonly file: string | undefined;
@@ -51,14 +53,30 @@ export class LeasesParser {
 
   /** Feed bytes; returns declarations of the statements completed by them. */
   push(chunk: Buffer | string): LeaseEvent[] {
-    const scanFrom = this.pending.length;
     this.pending += typeof chunk === 'string' ? chunk : this.decoder.write(chunk);
-    const end = this.scanner.scan(this.pending, scanFrom);
-    if (end < 0) return [];
-    const complete = this.pending.slice(0, end);
-    this.pending = this.pending.slice(end);
     const out: LeaseEvent[] = [];
-    this.parseComplete(complete, out);
+    let consumed: number;
+    const one: Statement[] = [];
+    try {
+      const r = parsePartial(this.pending, this.file, this.line, (s) => {
+        one[0] = s;
+        toEvents(one, out);
+      });
+      consumed = r.consumed;
+    } catch (e) {
+      if (!(e instanceof IscParseError)) throw e;
+      out.length = 0;
+      consumed = this.recover(out);
+    }
+    if (consumed > 0) {
+      this.line += countLines(this.pending.slice(0, consumed));
+      this.pending = this.pending.slice(consumed);
+    }
+    if (this.pending.length > MAX_PENDING) {
+      this.note(new IscParseError(`statement longer than ${MAX_PENDING} characters dropped`, this.line, this.file));
+      this.line += countLines(this.pending);
+      this.pending = '';
+    }
     return out;
   }
 
@@ -67,32 +85,29 @@ export class LeasesParser {
     return this.pending.length;
   }
 
-  private parseComplete(text: string, out: LeaseEvent[]): void {
-    const firstLine = this.line;
-    this.line += countLines(text);
-    try {
-      toEvents(parseStatements(text, this.file, firstLine), out);
-      return;
-    } catch (e) {
-      if (!(e instanceof IscParseError)) throw e;
-    }
-    // One broken statement must not hide its neighbours: split and parse them one by one.
+  private note(e: IscParseError): void {
+    if (this.errors.length < 100) this.errors.push(e);
+  }
+
+  /** One broken statement must not hide its neighbours: split and parse them one by one. */
+  private recover(out: LeaseEvent[]): number {
+    const text = this.pending;
     const splitter = new StatementBoundaryScanner();
     let start = 0;
-    let line = firstLine;
-    while (start < text.length) {
+    let line = this.line;
+    for (;;) {
       splitter.reset();
       const end = splitter.scan(text, start, true);
-      const stop = end < 0 ? text.length : end;
-      const piece = text.slice(start, stop);
+      if (end < 0) return start;
+      const piece = text.slice(start, end);
       try {
         toEvents(parseStatements(piece, this.file, line), out);
       } catch (e) {
         if (!(e instanceof IscParseError)) throw e;
-        if (this.errors.length < 100) this.errors.push(e);
+        this.note(e);
       }
       line += countLines(piece);
-      start = stop;
+      start = end;
     }
   }
 }
@@ -219,7 +234,7 @@ export class LeasesFollower {
         await fh.close().catch(() => undefined);
         return this.fullLoad();
       }
-      const size = this.opts.chunkBytes ?? 1 << 20;
+      const size = this.opts.chunkBytes ?? 64 * 1024;
       const buf = Buffer.allocUnsafe(size);
       let pos = from;
       for (;;) {

@@ -100,7 +100,35 @@ function unescape(s: string, start: number, end: number): string {
  * unterminated strings, or nesting deeper than MAX_DEPTH.
  */
 export function parseStatements(text: string, file?: string, firstLine = 1): Statement[] {
+  return parseInternal(text, file, firstLine, false).statements;
+}
+
+export interface PartialParse {
+  /** Complete top-level statements found. */
+  statements: Statement[];
+  /** Offset just past the last complete top-level statement (0 if none). */
+  consumed: number;
+}
+
+/**
+ * Like parseStatements, but input may end in the middle of a statement (a file being appended
+ * to): returns the complete top-level statements and how much of the text they cover, so the
+ * caller keeps only the tail and lexes each byte about once.
+ */
+export function parsePartial(text: string, file?: string, firstLine = 1, onStatement?: (s: Statement) => void): PartialParse {
+  return parseInternal(text, file, firstLine, true, onStatement);
+}
+
+function parseInternal(
+  text: string,
+  file: string | undefined,
+  firstLine: number,
+  partial: boolean,
+  onStatement?: (s: Statement) => void,
+): PartialParse {
   const root: Statement[] = [];
+  let consumed = 0;
+  let completeCount = 0;
   const stack: Array<{ list: Statement[]; owner: Statement | undefined }> = [{ list: root, owner: undefined }];
   let list = root;
   let tokens: Token[] = [];
@@ -139,7 +167,10 @@ export function parseStatements(text: string, file?: string, firstLine = 1): Sta
         if (d === LF) line++;
         i++;
       }
-      if (i >= n) throw new IscParseError('unterminated string', stmtLine, file);
+      if (i >= n) {
+        if (partial) break;
+        throw new IscParseError('unterminated string', stmtLine, file);
+      }
       const body = hasEscape ? unescape(text, start + 1, i) : text.slice(start + 1, i);
       i++;
       tokens.push({ kind: 'string', text: body, raw: text.slice(start, i) });
@@ -149,6 +180,13 @@ export function parseStatements(text: string, file?: string, firstLine = 1): Sta
       if (tokens.length > 0) list.push({ tokens, line: stmtLine });
       tokens = [];
       i++;
+      if (stack.length === 1) {
+        // With a callback each statement is handed over as soon as it is complete, so its
+        // syntax tree dies young instead of living until the whole chunk is parsed.
+        if (onStatement && root.length > 0) onStatement(root.pop()!);
+        consumed = i;
+        completeCount = root.length;
+      }
       continue;
     }
     if (c === COMMA || c === EQ) {
@@ -173,15 +211,24 @@ export function parseStatements(text: string, file?: string, firstLine = 1): Sta
       stack.pop();
       list = stack[stack.length - 1].list;
       i++;
+      if (stack.length === 1) {
+        if (onStatement && root.length > 0) onStatement(root.pop()!);
+        consumed = i;
+        completeCount = root.length;
+      }
       continue;
     }
     const start = i;
     while (i < n && !isDelimiter(text.charCodeAt(i))) i++;
     tokens.push({ kind: 'word', text: text.slice(start, i) });
   }
+  if (partial) {
+    root.length = completeCount;
+    return { statements: root, consumed };
+  }
   if (stack.length > 1) throw new IscParseError("missing '}'", stack[stack.length - 1].owner!.line, file);
   if (tokens.length > 0) throw new IscParseError("missing ';' at end of input", stmtLine, file);
-  return root;
+  return { statements: root, consumed: n };
 }
 
 /**

@@ -3,6 +3,7 @@
 // through a one-slot bulkhead so the conflict check and the write are atomic: 50 identical
 // concurrent POSTs create exactly one reservation and the other 49 see it.
 
+import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Bulkhead } from '../../core/bulkhead.ts';
 import { ProxyError, badRequest, conflict, errorText, notFound, notImplemented } from '../../core/errors.ts';
@@ -11,7 +12,7 @@ import type { ModuleContext } from '../../core/module.ts';
 import type { Params } from '../../core/params.ts';
 import { broadcastOf, parseIpv4 } from '../../lib/isc/ipv4.ts';
 import type { DhcpProvider, DhcpSubnet, NewReservation, Reservation } from './provider.ts';
-import { describe, recordJson, subnetJson } from './serialize.ts';
+import { describe, recordJson, recordsJson, subnetJson } from './serialize.ts';
 import { checkText, macList, optionalString, requireIp, requireMac } from './validate.ts';
 
 const RESERVED_PARAMS = new Set([
@@ -79,10 +80,7 @@ export function dhcpRoutes(app: FastifyInstance, ctx: ModuleContext<DhcpProvider
       // other address of the subnet yields empty lists.
       if (s.network !== network) return json(reply, { reservations: [], leases: [] });
       const recs = await provider.subnetRecords(s);
-      return json(reply, {
-        reservations: recs.reservations.map((r) => recordJson(r, s)),
-        leases: recs.leases.map((r) => recordJson(r, s)),
-      });
+      return reply.type('application/json').send(Readable.from(recordsJson(recs.reservations, recs.leases, s)));
     }),
   );
 

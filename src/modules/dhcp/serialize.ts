@@ -1,6 +1,7 @@
 // JSON shapes of the DHCP API (spec dhcp.md §1.1, §1.2): key order as the reference prints it.
 
-import type { DhcpRecord, DhcpSubnet } from './provider.ts';
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
+import type { DhcpRecord, DhcpSubnet, Lease, Reservation } from './provider.ts';
 
 export function subnetJson(s: DhcpSubnet): Record<string, unknown> {
   return { network: s.network, netmask: s.netmask, options: s.options };
@@ -30,4 +31,30 @@ export function recordJson(r: DhcpRecord, subnet: DhcpSubnet): Record<string, un
 /** `name (ip / mac)` for reservations, `ip / mac` for leases (delete errors). */
 export function describe(r: DhcpRecord): string {
   return r.type === 'reservation' ? `${r.name} (${r.ip} / ${r.mac})` : `${r.ip} / ${r.mac}`;
+}
+
+const BATCH = 500;
+
+/**
+ * `{"reservations":[…],"leases":[…]}` produced in batches with a turn of the event loop between
+ * them, so 50 000 records never hold up other requests for the whole serialisation.
+ */
+export async function* recordsJson(reservations: Reservation[], leases: Lease[], subnet: DhcpSubnet): AsyncGenerator<string> {
+  const lists: Array<[string, DhcpRecord[]]> = [
+    ['{"reservations":[', reservations],
+    ['],"leases":[', leases],
+  ];
+  for (const [head, list] of lists) {
+    let out = head;
+    for (let i = 0; i < list.length; i++) {
+      out += (i === 0 ? '' : ',') + JSON.stringify(recordJson(list[i], subnet));
+      if (i % BATCH === BATCH - 1) {
+        yield out;
+        out = '';
+        await yieldToLoop();
+      }
+    }
+    if (out !== '') yield out;
+  }
+  yield ']}';
 }

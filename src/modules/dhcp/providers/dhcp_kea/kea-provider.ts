@@ -102,7 +102,7 @@ export class KeaDhcpProvider implements DhcpProvider {
     this.configWrite = options.configWrite;
     this.probe = options.probe;
     this.log = options.log;
-    this.cacheMs = options.configCacheMs ?? 1000;
+    this.cacheMs = options.configCacheMs ?? 5000;
     this.holds = new SuggestionHolds(options.holdMs);
     this.sweepTimer = setInterval(() => this.holds.sweep(), 60_000);
     this.sweepTimer.unref();

@@ -17,6 +17,7 @@ export interface KeaSettings {
   service: string;
   holdMs: number;
   pingFreeIp: boolean;
+  configCacheMs: number;
 }
 
 /** Validate and normalise the merged settings; every message names the offending key. */
@@ -54,6 +55,10 @@ export function keaSettings(s: Settings): KeaSettings {
   if (typeof configWrite !== 'boolean') throw new Error('dhcp_kea: config_write must be true or false');
   const hold = Number(s.blacklist_duration_minutes ?? 1800);
   if (!Number.isFinite(hold) || hold < 0) throw new Error('dhcp_kea: blacklist_duration_minutes must be a non-negative number');
+  const cache = Number(s.config_cache_seconds ?? 5);
+  if (!Number.isFinite(cache) || cache < 0 || cache > 3600) {
+    throw new Error(`dhcp_kea: config_cache_seconds must be a number of seconds between 0 and 3600: ${String(s.config_cache_seconds)}`);
+  }
   return {
     url,
     user,
@@ -64,6 +69,7 @@ export function keaSettings(s: Settings): KeaSettings {
     // Seconds, as in the reference's ISC provider (whose setting name says minutes).
     holdMs: hold * 1000,
     pingFreeIp: s.ping_free_ip !== false,
+    configCacheMs: Math.round(cache * 1000),
   };
 }
 
@@ -88,6 +94,7 @@ export default defineProvider<DhcpProvider>({
     config_write: { default: false, type: 'boolean', checks: ['boolean'] },
     service: { default: 'dhcp4', type: 'string' },
     blacklist_duration_minutes: { default: 1800, type: 'integer' },
+    config_cache_seconds: { default: 5, type: 'number' },
   },
   // A next-server may be an IPv4 address (siaddr) or a host name (option 66 + sname).
   capabilities: ['dhcp_filename_ipv4', 'dhcp_filename_hostname'],
@@ -106,6 +113,7 @@ export default defineProvider<DhcpProvider>({
       holdMs: s.holdMs,
       ...(s.pingFreeIp ? { probe: probeAlive } : {}),
       log: ctx.log,
+      configCacheMs: s.configCacheMs,
     });
     ctx.signal.addEventListener('abort', () => void provider.close(), { once: true });
     return provider;

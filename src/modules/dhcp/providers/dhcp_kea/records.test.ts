@@ -173,7 +173,10 @@ test('settings: defaults, and every bad value named', () => {
     service: 'dhcp4',
     holdMs: 1_800_000,
     pingFreeIp: true,
+    configCacheMs: 5000,
   });
+  assert.equal(keaSettings({ config_cache_seconds: 0 }).configCacheMs, 0);
+  assert.throws(() => keaSettings({ config_cache_seconds: -1 }), /dhcp_kea: config_cache_seconds/);
   assert.equal(keaSettings({ timeout: 2.5, ping_free_ip: false }).timeoutMs, 2500);
   assert.equal(keaSettings({ ping_free_ip: false }).pingFreeIp, false);
   assert.throws(() => keaSettings({ url: 'nope' }), /dhcp_kea: url is not a valid URL/);

@@ -1,0 +1,91 @@
+// Realm operations on FreeIPA (spec realm.md §1): host_show, then host_add with a random one-time
+// password, host_disable + host_mod for a rebuild, host_mod for updates; host_del on delete.
+
+import { ProxyError } from '../../../../core/errors.ts';
+import type { RealmHostRequest, RealmProvider } from '../../provider.ts';
+import { IpaFault, type IpaClient } from './ipa-client.ts';
+
+export interface FreeIpaRealmOptions {
+  readonly client: IpaClient;
+  /** The IPA realm from ipa_config, or the error parsing it gave (every call then fails). */
+  readonly realm: string | Error;
+  readonly removeDns: boolean;
+}
+
+const failure = (err: unknown): ProxyError =>
+  err instanceof ProxyError ? err : new ProxyError(400, err instanceof Error ? err.message || err.constructor.name : String(err), 'realm.freeipa');
+
+function isNotFound(err: unknown): boolean {
+  return err instanceof IpaFault && /not found/i.test(err.message);
+}
+
+export class FreeIpaRealm implements RealmProvider {
+  private readonly o: FreeIpaRealmOptions;
+
+  constructor(o: FreeIpaRealmOptions) {
+    this.o = o;
+  }
+
+  private checkRealm(realm: string): void {
+    if (this.o.realm instanceof Error) throw this.o.realm;
+    if (realm.toLowerCase() !== this.o.realm.toLowerCase()) throw new ProxyError(400, `Unknown realm ${realm}`, 'realm.unknown');
+  }
+
+  /** The host entry, or undefined when IPA says it does not exist. */
+  private async find(hostname: string): Promise<Record<string, unknown> | undefined> {
+    try {
+      const reply = await this.o.client.call('host_show', [hostname]);
+      return (reply.result ?? {}) as Record<string, unknown>;
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+  }
+
+  async create(realm: string, req: RealmHostRequest): Promise<unknown> {
+    try {
+      this.checkRealm(realm);
+      const setattr = req.userclass === undefined ? [] : [`userclass=${req.userclass}`];
+      const host = await this.find(req.hostname);
+      let reply: Record<string, unknown>;
+      if (host === undefined) {
+        reply = await this.o.client.call('host_add', [req.hostname], { random: true, force: true, setattr });
+      } else if (req.rebuild) {
+        // A rebuilt host must enrol again: invalidate its keytab before issuing a new password.
+        if (host.has_keytab === true) await this.o.client.call('host_disable', [req.hostname]);
+        reply = await this.o.client.call('host_mod', [req.hostname], { random: true, setattr });
+      } else {
+        reply = await this.o.client.call('host_mod', [req.hostname], { setattr });
+      }
+      return reply.result ?? null;
+    } catch (err) {
+      if (err instanceof IpaFault && /no modifications/i.test(err.message)) return { message: 'nothing to do' };
+      throw failure(err);
+    }
+  }
+
+  async remove(realm: string, hostname: string): Promise<unknown> {
+    let host: Record<string, unknown> | undefined;
+    try {
+      host = await this.find(hostname);
+    } catch (err) {
+      throw failure(err);
+    }
+    if (host === undefined) throw new ProxyError(404, `Host ${hostname} not found in realm`, 'realm.not_found');
+    try {
+      this.checkRealm(realm);
+      let reply: Record<string, unknown>;
+      try {
+        reply = await this.o.client.call('host_del', [hostname], { updatedns: this.o.removeDns });
+      } catch (err) {
+        if (!this.o.removeDns || err instanceof ProxyError) throw err;
+        // A host without DNS records cannot have them removed: delete it without.
+        reply = await this.o.client.call('host_del', [hostname], { updatedns: false });
+      }
+      const { messages: _ignored, ...rest } = reply;
+      return rest;
+    } catch (err) {
+      throw failure(err);
+    }
+  }
+}

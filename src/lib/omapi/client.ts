@@ -199,6 +199,10 @@ export class OmapiClient {
     const result = getValue(reply.message, 'result');
     const code = result && result.length === 4 ? result.readUInt32BE(0) : undefined;
     if (reply.op !== Op.status) return new OmapiError('protocol', `omapi: unexpected opcode ${reply.op} to ${what}`);
+    if (this.opts.key && reply.signature.length === 0 && text === undefined) {
+      // dhcpd answers a request it cannot verify with a bare, unsigned status.
+      return new OmapiError('auth', `omapi: ${this.target} rejected the signature of key ${this.opts.key.name} (wrong key_secret or key_algorithm?), result ${code}`, text, code);
+    }
     return new OmapiError('status', `omapi: ${what} failed: ${text ?? `result ${code}`}`, text, code);
   }
 

@@ -220,6 +220,7 @@ export class IscProvider implements DhcpProvider {
         if (e.result === ISC_R_EXISTS) return new ProxyError(400, `${prefix}: Entry already exists`, 'dhcp.exists');
         return new ProxyError(400, `${prefix}: ${e.serverMessage ?? e.message}`, 'dhcp.omapi');
       }
+      if (e.kind === 'auth' || e.kind === 'protocol') return new ProxyError(400, `${prefix}: ${e.message}`, 'dhcp.omapi');
       return new ProxyError(400, `${prefix}: No response from DHCP server (${e.message})`, 'dhcp.unreachable');
     }
     return new ProxyError(400, `${prefix}: ${(e as Error).message}`, 'dhcp.error');

@@ -90,8 +90,10 @@ async function ip(...args: string[]): Promise<void> {
 }
 
 export interface LabOptions {
-  /** Extra keys merged into the Dhcp4 object (e.g. an initial reservation list). */
+  /** Extra keys merged into the Dhcp4 object. */
   dhcp4?: Record<string, unknown>;
+  /** More subnet4 entries after the test subnet (they are not attached to an interface). */
+  extraSubnets?: unknown[];
 }
 
 export async function startKeaLab(options: LabOptions = {}): Promise<KeaLab> {
@@ -156,6 +158,7 @@ export async function startKeaLab(options: LabOptions = {}): Promise<KeaLab> {
               { 'hw-address': '52:54:00:aa:bb:20', 'ip-address': '192.168.122.20', hostname: 'static20.example.test' },
             ],
           },
+          ...(options.extraSubnets ?? []),
         ],
         loggers: [
           {

@@ -5,13 +5,16 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, mkdir, readFile, readdir, rm, realpath, stat } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BootFileFetcher, DownloadError, type FetcherOptions } from '../../src/modules/tftp/boot-file.ts';
+import { BootFileFetcher, DownloadError, redactUrl, type FetcherOptions } from '../../src/modules/tftp/boot-file.ts';
 import { startTestProxy } from '../../src/core/testing.ts';
 import { waitFor } from '../lib/procs.ts';
+import { makePki } from '../lib/certs.ts';
 
 const KERNEL = randomBytes(1024 * 1024 + 123);
 const LAST_MODIFIED = new Date('2024-05-01T12:00:00Z');
@@ -218,4 +221,38 @@ test('through the API: concurrent requests for one file share one download', asy
   } finally {
     await proxy.close();
   }
+});
+
+test('HTTPS: certificates are verified unless verify_server_cert is false; no retries on a bad certificate', async () => {
+  const dir = await dirFor('tls');
+  const pki = await makePki(dir);
+  let requests = 0;
+  const tlsServer = createHttpsServer({ cert: readFileSync(pki.serverCert), key: readFileSync(pki.serverKey) }, (_req, res) => {
+    requests++;
+    res.writeHead(200, { 'content-length': KERNEL.length }).end(KERNEL);
+  });
+  await new Promise<void>((r) => tlsServer.listen(0, '127.0.0.1', r));
+  const a = tlsServer.address();
+  const src = `https://127.0.0.1:${typeof a === 'object' && a ? a.port : 0}/images/vmlinuz`;
+  const out = await dirFor('tls-out');
+  const strict = new BootFileFetcher(options());
+  const lax = new BootFileFetcher(options({ verifyTls: false }));
+  try {
+    const err = await rejection(strict.fetch(src, join(out, 'strict-vmlinuz')).promise);
+    assert.equal(err.retryable, false, err.message);
+    assert.deepEqual(await readdir(out), []);
+    assert.equal(requests, 0);
+    assert.equal(await lax.fetch(src, join(out, 'lax-vmlinuz')).promise, 'downloaded');
+    assert.ok((await readFile(join(out, 'lax-vmlinuz'))).equals(KERNEL));
+  } finally {
+    await strict.close();
+    await lax.close();
+    tlsServer.closeAllConnections();
+    await new Promise<void>((r) => tlsServer.close(() => r()));
+  }
+});
+
+test('credentials in source URLs never reach messages', () => {
+  assert.equal(redactUrl('http://user:pw@mirror.example/os/vmlinuz'), 'http://mirror.example/os/vmlinuz');
+  assert.equal(redactUrl('http://mirror.example/os/vmlinuz'), 'http://mirror.example/os/vmlinuz');
 });

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TftpServer, type TftpServerOptions } from './server.ts';
 import { tftpGet, TftpClientError, type TftpGetOptions } from './client.ts';
-import { decode, encodeAck, encodeRequest } from './packet.ts';
+import { decode, encodeAck, encodeError, encodeRequest } from './packet.ts';
 
 let base: string;
 let root: string;
@@ -203,5 +203,28 @@ test('a retransmitted RRQ does not start a second transfer', async () => {
     sock.close();
     assert.deepEqual(blocks, [1, 2, 3]);
     await idle(srv);
+  });
+});
+
+test('a PXE-style tsize probe (OACK answered with ERROR 8) ends the transfer without data', async () => {
+  await withServer(async (port, srv) => {
+    const sock = createSocket('udp4');
+    await new Promise<void>((r) => sock.bind(0, '127.0.0.1', r));
+    const oack = await new Promise<{ size: string | undefined; port: number }>((resolve) => {
+      sock.once('message', (m, rinfo) => {
+        const p = decode(m);
+        resolve({ size: p.op === 'OACK' ? p.options.get('tsize') : undefined, port: rinfo.port });
+      });
+      sock.send(encodeRequest('RRQ', 'medium.bin', 'octet', new Map([['tsize', '0']])), port, '127.0.0.1');
+    });
+    assert.equal(oack.size, String(files['medium.bin'].length));
+    const later: string[] = [];
+    sock.on('message', (m) => later.push(decode(m).op));
+    sock.send(encodeError(8, 'tsize only'), oack.port, '127.0.0.1');
+    await idle(srv);
+    sock.close();
+    assert.deepEqual(later, []);
+    // The real request follows and is served normally.
+    assert.ok((await get(port, 'medium.bin', { blksize: 1456 })).data.equals(files['medium.bin']));
   });
 });

@@ -183,6 +183,7 @@ export class TftpServer {
         if (this.active.get(key) === entry) this.active.delete(key);
         const what = `${filename} to ${rinfo.address}:${rinfo.port} (${r.bytes} bytes, blksize ${neg.blksize}, windowsize ${neg.windowsize}, ${r.retransmits} retransmits, ${Date.now() - started} ms)`;
         if (r.ok) this.log.info(`sent ${what}`);
+        else if (r.clientEnded) this.log.info(`transfer of ${what} ended by the client: ${r.reason}`);
         else this.log.warn(`transfer of ${what} failed: ${r.reason}`);
       },
     );

@@ -28,6 +28,11 @@ export interface TransferResult {
   ok: boolean;
   /** Why it ended early (timeout, client error, …). */
   reason?: string;
+  /**
+   * The client ended it with an ERROR packet. PXE ROMs routinely do this after learning the size
+   * from the OACK (error 8), so it is not a server-side failure.
+   */
+  clientEnded?: boolean;
   blocks: number;
   bytes: number;
   retransmits: number;
@@ -100,7 +105,7 @@ export class ReadTransfer {
       if (err instanceof TftpDecodeError) return this.fail(ERROR_CODE.ILLEGAL_OPERATION, `Illegal TFTP operation: ${err.message}`);
       throw err;
     }
-    if (pkt.op === 'ERROR') return this.finish(false, `client error ${pkt.code}: ${pkt.message}`);
+    if (pkt.op === 'ERROR') return this.finish(false, `client error ${pkt.code}: ${pkt.message}`, true);
     if (pkt.op !== 'ACK') return this.fail(ERROR_CODE.ILLEGAL_OPERATION, 'Illegal TFTP operation');
 
     if (this.state === 'oack') {
@@ -179,13 +184,13 @@ export class ReadTransfer {
     this.finish(false, message);
   }
 
-  private finish(ok: boolean, reason?: string): void {
+  private finish(ok: boolean, reason?: string, clientEnded = false): void {
     if (this.state === 'done') return;
     this.state = 'done';
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     this.packets.clear();
     void this.source.close();
-    this.onDone({ ok, reason, blocks: this.highest, bytes: this.bytes, retransmits: this.retransmits });
+    this.onDone({ ok, reason, clientEnded, blocks: this.highest, bytes: this.bytes, retransmits: this.retransmits });
   }
 }

@@ -11,7 +11,7 @@ import type { ParamValue } from '../../core/params.ts';
 import { isInside } from '../../lib/tftp/confine.ts';
 import { checkMac, checkVariant, defaultMenuFiles, hostConfigFiles, type Variant } from './variants.ts';
 import { TftpRoot, OutsideRootError } from './files.ts';
-import { BootFileFetcher } from './boot-file.ts';
+import { BootFileFetcher, redactUrl } from './boot-file.ts';
 import { readTftpSettings } from './settings.ts';
 
 const HTML = 'text/html;charset=utf-8';
@@ -117,9 +117,10 @@ export function tftpRoutes(app: FastifyInstance, ctx: ModuleContext): void {
       log.info(`TFTP: ${dest} is already being downloaded; joined that download`);
       return;
     }
-    log.info(`TFTP: downloading ${url.href} to ${dest}`);
+    const shown = redactUrl(url.href);
+    log.info(`TFTP: downloading ${shown} to ${dest}`);
     promise.then(
-      (outcome) => log.info(outcome === 'downloaded' ? `TFTP: downloaded ${url.href} to ${dest}` : `TFTP: ${dest} is up to date`),
+      (outcome) => log.info(outcome === 'downloaded' ? `TFTP: downloaded ${shown} to ${dest}` : `TFTP: ${dest} is up to date`),
       (err: unknown) => log.error(`TFTP: ${errorText(err)}`),
     );
   };

@@ -37,6 +37,29 @@ export class DownloadError extends Error {
 // The statuses curl's --retry treats as transient.
 const TRANSIENT_STATUS = new Set([408, 429, 500, 502, 503, 504]);
 
+// Certificate problems do not heal by retrying.
+function isTlsVerificationError(err: unknown): boolean {
+  for (let e = err as { code?: unknown; cause?: unknown } | undefined, i = 0; e && i < 5; e = e.cause as typeof e, i++) {
+    const code = typeof e.code === 'string' ? e.code : '';
+    if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS_CERT/.test(code)) return true;
+  }
+  return false;
+}
+
+/** The URL without credentials, for log lines and messages. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.username || u.password) {
+      u.username = '';
+      u.password = '';
+    }
+    return u.href;
+  } catch {
+    return url;
+  }
+}
+
 const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
   new Promise((resolve, reject) => {
     if (signal.aborted) return reject(signal.reason as Error);
@@ -96,10 +119,12 @@ export class BootFileFetcher {
       } catch (err) {
         if (signal.aborted) {
           const why = deadline.aborted ? `deadline of ${this.o.deadlineMs / 1000} s exceeded` : 'proxy shutting down';
-          throw new DownloadError(`download of ${url} abandoned: ${why}`, false);
+          throw new DownloadError(`download of ${redactUrl(url)} abandoned: ${why}`, false);
         }
-        const retryable = err instanceof DownloadError ? err.retryable : true;
-        if (!retryable || attempt >= this.o.retries) throw err instanceof DownloadError ? err : new DownloadError(`download of ${url} failed: ${(err as Error).message}`, true);
+        const retryable = err instanceof DownloadError ? err.retryable : !isTlsVerificationError(err);
+        if (!retryable || attempt >= this.o.retries) {
+          throw err instanceof DownloadError ? err : new DownloadError(`download of ${redactUrl(url)} failed: ${(err as Error).message}`, retryable);
+        }
         await sleep(this.o.retryDelayMs, signal).catch(() => undefined);
       }
     }
@@ -118,12 +143,12 @@ export class BootFileFetcher {
     }
     if (res.statusCode >= 300) {
       await res.body.dump().catch(() => undefined);
-      throw new DownloadError(`download of ${url} failed: HTTP ${res.statusCode}`, TRANSIENT_STATUS.has(res.statusCode));
+      throw new DownloadError(`download of ${redactUrl(url)} failed: HTTP ${res.statusCode}`, TRANSIENT_STATUS.has(res.statusCode));
     }
     const declared = Number(res.headers['content-length']);
     if (Number.isFinite(declared) && declared > this.o.maxBytes) {
       res.body.destroy();
-      throw new DownloadError(`download of ${url} refused: ${declared} bytes exceeds the limit of ${this.o.maxBytes}`, false);
+      throw new DownloadError(`download of ${redactUrl(url)} refused: ${declared} bytes exceeds the limit of ${this.o.maxBytes}`, false);
     }
 
     const tmp = join(dirname(dest), `.${basename(dest)}.${randomBytes(6).toString('hex')}.part`);
@@ -135,7 +160,7 @@ export class BootFileFetcher {
         total += (chunk as Buffer).length;
         if (total > this.o.maxBytes) {
           res.body.destroy();
-          throw new DownloadError(`download of ${url} abandoned: body exceeds the limit of ${this.o.maxBytes} bytes`, false);
+          throw new DownloadError(`download of ${redactUrl(url)} abandoned: body exceeds the limit of ${this.o.maxBytes} bytes`, false);
         }
         await fh.write(chunk as Buffer);
       }

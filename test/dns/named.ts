@@ -80,9 +80,9 @@ options {
     pid-file none;
     managed-keys-directory "${join(dir, 'run')}";
     listen-on port ${port} { 127.0.0.1; };
-    listen-on-v6 { none; };
+    listen-on-v6 port ${port} { ::1; };
     recursion no;
-    allow-query { 127.0.0.0/8; };
+    allow-query { 127.0.0.0/8; ::1; };
     allow-transfer { none; };
     dnssec-validation no;
     notify no;

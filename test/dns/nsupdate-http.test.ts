@@ -46,7 +46,10 @@ describe('/dns with dns_nsupdate against a real named', { timeout: 180_000 }, ()
     let r = await proxy.request('POST', '/dns/', { body: form(name, '192.0.2.10', 'A') });
     assert.equal(r.status, 200, r.body);
     assert.equal(r.body, '');
+    assert.equal(r.headers['content-type'], 'text/html;charset=utf-8');
     assert.deepEqual(await named.dig(name, 'A'), ['192.0.2.10']);
+    r = await proxy.request('POST', '/dns/', { body: form(`${name}.`, '192.0.2.10', 'A') });
+    assert.equal(r.status, 200, 'an absolute fqdn names the same record');
     r = await proxy.request('POST', '/dns', { body: form(name, '192.0.2.10', 'a') });
     assert.equal(r.status, 200, r.body);
     r = await proxy.request('POST', '/dns/', { body: form(name, '192.0.2.11', 'A') });

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { createSocket } from 'node:dgram';
 import { createNamed, REV6, ZONE, type Named } from './named.ts';
-import { exchange, randomId } from '../../src/lib/dns/client.ts';
+import { exchange, parseServerSpec, randomId } from '../../src/lib/dns/client.ts';
 import { DnsTransportError, DnsTsigError } from '../../src/lib/dns/errors.ts';
 import { parseKeyFile } from '../../src/lib/dns/keyfile.ts';
 import { RCODE, TYPE } from '../../src/lib/dns/message.ts';
@@ -86,6 +86,18 @@ describe('dns library against a real named', { timeout: 120_000 }, () => {
       u.update(ZONE, [{ kind: 'nameInUse', name }], [{ kind: 'deleteName', name }], soon()),
       (e: unknown) => e instanceof DnsUpdateRefused && e.rcode === RCODE.NXDOMAIN,
     );
+  });
+
+  test('an IPv6 server address works the same ([::1]:port)', async () => {
+    const u = new DnsUpdater({
+      server: parseServerSpec(`[::1]:${named.port}`),
+      key: await keyOf(named.keyFiles['hmac-sha384']),
+      queryTimeoutsMs: [1000],
+      updateTryMs: 1000,
+    });
+    const name = `v6.${ZONE}`;
+    await u.update(await u.findZone(name, soon()), [], [{ kind: 'add', name, type: TYPE.AAAA, ttl: 60, data: rdataFromText(TYPE.AAAA, '2001:db8::99') }], soon());
+    assert.deepEqual(await named.dig(name, 'AAAA'), ['2001:db8::99']);
   });
 
   test('IPv6 reverse zone is found from a nibble name', async () => {

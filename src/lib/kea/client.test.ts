@@ -93,7 +93,7 @@ test('stand-in agent: HTTP errors, non-JSON, shapeless and oversized replies are
 });
 
 test('stand-in agent: silence and a trickling body both end at the deadline', async () => {
-  const c = client(300);
+  const c = client(300, { failFastMs: 0 });
   handler = () => undefined; // never answers
   assert.match(await kind(c.command('config-get')), /^timeout:no reply to 'config-get' from .* within 300 ms/);
   handler = (_req, _body, res) => {
@@ -107,6 +107,26 @@ test('stand-in agent: silence and a trickling body both end at the deadline', as
   };
   assert.match(await kind(c.command('config-get')), /^timeout:/);
   await c.close();
+});
+
+test('stand-in agent: after a timeout, commands fail fast until the agent answers again', async () => {
+  const c = client(200, { failFastMs: 60_000 });
+  handler = () => undefined;
+  assert.match(await kind(c.command('config-get')), /^timeout:no reply to 'config-get' .* within 200 ms$/);
+  const before = seen.length;
+  assert.match(
+    await kind(c.command('lease4-get')),
+    /^timeout:no reply to 'config-get' .* within 200 ms; 'lease4-get' not sent, Kea is not asked again for 60 s$/,
+  );
+  assert.equal(seen.length, before); // nothing was sent
+  await c.close();
+  // Window over (failFastMs 1): the next command is sent, and an answer closes the breaker.
+  const d = client(200, { failFastMs: 1 });
+  assert.match(await kind(d.command('config-get')), /^timeout:/);
+  await new Promise((r) => setTimeout(r, 5));
+  handler = (_req, _body, res) => res.end('[ { "result": 0 } ]');
+  assert.equal((await d.command('config-get')).result, 0);
+  await d.close();
 });
 
 test('nothing listening: unreachable', async () => {

@@ -56,6 +56,11 @@ export interface KeaClientOptions {
   maxReplyBytes?: number;
   /** Concurrent connections to the agent. */
   connections?: number;
+  /**
+   * After a command times out, further commands fail at once for this long instead of each
+   * waiting out its own deadline behind a hung agent (default: the timeout; 0 = never).
+   */
+  failFastMs?: number;
 }
 
 export interface CommandOptions {
@@ -75,6 +80,10 @@ export class KeaClient {
   private readonly auth: string | undefined;
   private readonly timeoutMs: number;
   private readonly maxReply: number;
+  private readonly failFastMs: number;
+  /** While Date.now() is below this, commands fail fast (set by a timeout). */
+  private openUntil = 0;
+  private lastTimeout = '';
 
   constructor(options: KeaClientOptions) {
     const url = new URL(options.url);
@@ -90,6 +99,7 @@ export class KeaClient {
         : undefined;
     this.timeoutMs = options.timeoutMs;
     this.maxReply = options.maxReplyBytes ?? DEFAULT_MAX_REPLY;
+    this.failFastMs = options.failFastMs ?? options.timeoutMs;
     this.pool = new Pool(this.origin, {
       connections: options.connections ?? 4,
       connectTimeout: options.timeoutMs,
@@ -112,6 +122,14 @@ export class KeaClient {
     const body: Record<string, unknown> = { command };
     if (options.service !== undefined) body.service = [options.service];
     if (args !== undefined) body.arguments = args;
+    const wait = this.openUntil - Date.now();
+    if (wait > 0) {
+      throw new KeaError(
+        'timeout',
+        command,
+        `${this.lastTimeout}; '${command}' not sent, Kea is not asked again for ${Math.ceil(wait / 1000)} s`,
+      );
+    }
     const raw = await this.post(command, JSON.stringify(body), options.signal);
     const reply = parseReply<A>(command, raw);
     if (reply.result === KEA_SUCCESS || (options.allowEmpty === true && reply.result === KEA_EMPTY)) return reply;
@@ -147,6 +165,7 @@ export class KeaClient {
         chunks.push(chunk as Buffer);
       }
       const text = Buffer.concat(chunks).toString('utf8');
+      this.openUntil = 0; // the agent answers again
       if (res.statusCode !== 200) {
         const detail = res.statusCode === 401 ? 'authentication failed (check user and password)' : oneLine(text);
         throw new KeaError('http', command, `HTTP ${res.statusCode} for '${command}': ${detail}`, res.statusCode);
@@ -155,7 +174,12 @@ export class KeaClient {
     } catch (err) {
       if (err instanceof KeaError) throw err;
       if (deadline.aborted) {
-        throw new KeaError('timeout', command, `no reply to '${command}' from ${this.url} within ${this.timeoutMs} ms`);
+        const message = `no reply to '${command}' from ${this.url} within ${this.timeoutMs} ms`;
+        if (this.failFastMs > 0) {
+          this.openUntil = Date.now() + this.failFastMs;
+          this.lastTimeout = message;
+        }
+        throw new KeaError('timeout', command, message);
       }
       if (outer?.aborted) throw new KeaError('unreachable', command, `'${command}' aborted`);
       throw new KeaError('unreachable', command, `cannot reach ${this.url} for '${command}': ${describe(err)}`);

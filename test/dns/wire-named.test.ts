@@ -100,6 +100,12 @@ describe('dns library against a real named', { timeout: 120_000 }, () => {
     assert.deepEqual(await named.dig(name, 'AAAA'), ['2001:db8::99']);
   });
 
+  test('a host name as server (localhost:port) is resolved and used', async () => {
+    const u = new DnsUpdater({ server: parseServerSpec(`localhost:${named.port}`), queryTimeoutsMs: [1000], updateTryMs: 1000 });
+    assert.equal(await u.findZone(`any.${ZONE}`, soon()), ZONE);
+    assert.equal((await u.lookup(`ns1.${ZONE}`, TYPE.A, soon())).records.length, 1);
+  });
+
   test('IPv6 reverse zone is found from a nibble name', async () => {
     const u = updater(await keyOf(named.keyFiles['hmac-sha1']));
     const ptr = `1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.${REV6}`;

@@ -47,8 +47,14 @@ export class DnsUpdater {
     return formatServer(this.options.server);
   }
 
-  private address(): Promise<ServerAddress> {
-    return resolveServer(this.options.server);
+  private resolved: { address: ServerAddress; until: number } | undefined;
+
+  /** The server's address; a host name is resolved at most every 30 s (getaddrinfo is not free). */
+  private async address(): Promise<ServerAddress> {
+    if (this.resolved && this.resolved.until > Date.now()) return this.resolved.address;
+    const address = await resolveServer(this.options.server);
+    this.resolved = { address, until: Date.now() + 30_000 };
+    return address;
   }
 
   /** Query `name`/`type`; records of that type from the answer section. */

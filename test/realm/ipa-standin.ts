@@ -34,6 +34,8 @@ export interface IpaStandIn {
   readonly hosts: Map<string, IpaHost>;
   readonly calls: IpaCall[];
   logins(): number;
+  /** Kerberos logins accepted (a SPNEGO token carrying a ticket for HTTP/<host>). */
+  kerberosLogins(): number;
   /** Forget every session, as IPA does when they expire. */
   expireSessions(): void;
   close(): Promise<void>;
@@ -46,6 +48,7 @@ export async function startIpaStandIn(opts: { user: string; password: string; re
   const calls: IpaCall[] = [];
   const sessions = new Set<string>();
   let logins = 0;
+  let kerberosLogins = 0;
   let port = 0;
 
   const body = async (req: IncomingMessage): Promise<string> => {
@@ -53,7 +56,25 @@ export async function startIpaStandIn(opts: { user: string; password: string; re
     for await (const c of req) chunks.push(c as Buffer);
     return Buffer.concat(chunks).toString('utf8');
   };
-  const refererOk = (req: IncomingMessage): boolean => String(req.headers.referer ?? '').startsWith(`https://127.0.0.1:${port}/ipa`);
+  const refererOk = (req: IncomingMessage): boolean =>
+    [`https://127.0.0.1:${port}/ipa`, `https://localhost:${port}/ipa`].some((r) => String(req.headers.referer ?? '').startsWith(r));
+  const newSession = (res: ServerResponse): void => {
+    const token = randomBytes(16).toString('hex');
+    sessions.add(token);
+    res.writeHead(200, { 'set-cookie': `ipa_session=MagBearerToken=${token}; path=/ipa; httponly; secure`, 'content-type': 'text/plain' });
+    res.end('');
+  };
+  // The stand-in cannot decrypt Kerberos tickets (no GSSAPI in Node), but it checks that the
+  // SPNEGO token is a GSS-API initial token carrying the SPNEGO OID and an AP-REQ whose clear-text
+  // ticket names HTTP/<host>@<realm>, which only a KDC could have issued to the client.
+  const spnegoOk = (header: string, host: string): boolean => {
+    const m = /^Negotiate\s+(\S+)$/.exec(header);
+    if (!m) return false;
+    const token = Buffer.from(m[1], 'base64');
+    const spnegoOid = Buffer.from([0x06, 0x06, 0x2b, 0x06, 0x01, 0x05, 0x05, 0x02]);
+    return token[0] === 0x60 && token.includes(spnegoOid) && token.includes(Buffer.from('HTTP')) &&
+      token.includes(Buffer.from(host)) && token.includes(Buffer.from(opts.realm));
+  };
 
   const fault = (name: string, code: number, message: string) => ({ result: null, error: { code, name, message, data: {} }, id: 0, principal: `${opts.user}@${opts.realm}`, version: '4.9.11' });
   const ok = (result: unknown) => ({ result, error: null, id: 0, principal: `${opts.user}@${opts.realm}`, version: '4.9.11' });
@@ -110,10 +131,19 @@ export async function startIpaStandIn(opts: { user: string; password: string; re
         return void res.writeHead(401, { 'x-ipa-rejection-reason': 'invalid-password', 'content-type': 'text/html' }).end('Unauthorized');
       }
       logins++;
-      const token = randomBytes(16).toString('hex');
-      sessions.add(token);
-      res.writeHead(200, { 'set-cookie': `ipa_session=MagBearerToken=${token}; path=/ipa; httponly; secure`, 'content-type': 'text/plain' });
-      return void res.end('');
+      return newSession(res);
+    }
+    if (req.method === 'POST' && path === '/ipa/session/login_kerberos') {
+      await body(req);
+      const auth = String(req.headers.authorization ?? '');
+      if (!auth.startsWith('Negotiate ')) {
+        return void res.writeHead(401, { 'www-authenticate': 'Negotiate', 'content-type': 'text/html' }).end('Unauthorized');
+      }
+      if (!refererOk(req) || !spnegoOk(auth, String(req.headers.host ?? '').split(':')[0])) {
+        return void res.writeHead(401, { 'content-type': 'text/html' }).end('Bad token');
+      }
+      kerberosLogins++;
+      return newSession(res);
     }
     if (req.method === 'POST' && path === '/ipa/session/json') {
       const text = await body(req);
@@ -140,6 +170,7 @@ export async function startIpaStandIn(opts: { user: string; password: string; re
     hosts,
     calls,
     logins: () => logins,
+    kerberosLogins: () => kerberosLogins,
     expireSessions: () => sessions.clear(),
     close: async () => {
       server.closeAllConnections();

@@ -58,12 +58,15 @@ export function parseServerSpec(spec: string, defaultPort = 53): { host: string;
   return { host, port };
 }
 
-/** Resolve the host part to an address (IP literals pass through without a lookup). */
+/** Resolve the host part to one address (IP literals pass through without a lookup). */
 export async function resolveServer(spec: { host: string; port: number }): Promise<ServerAddress> {
   if (isIP(spec.host)) return spec;
   try {
-    const r = await lookup(spec.host);
-    return { host: r.address, port: spec.port };
+    // IPv4 first: `localhost` often resolves to ::1 first while servers commonly listen on 127.0.0.1
+    const all = await lookup(spec.host, { all: true });
+    const pick = all.find((a) => a.family === 4) ?? all[0];
+    if (!pick) throw new Error('no addresses');
+    return { host: pick.address, port: spec.port };
   } catch (err) {
     throw new DnsTransportError(`cannot resolve DNS server name '${spec.host}': ${(err as Error).message}`, 'dns.resolve');
   }

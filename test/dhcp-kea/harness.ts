@@ -6,7 +6,9 @@
 
 import { randomBytes } from 'node:crypto';
 import { chmod, writeFile } from 'node:fs/promises';
-import { readdirSync, statSync } from 'node:fs';
+import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { Agent, request } from 'undici';
+import { makePki } from '../lib/certs.ts';
 import { join } from 'node:path';
 import {
   execFileP,
@@ -32,6 +34,8 @@ export interface KeaLab {
   password: string;
   passwordFile: string;
   dhcp4ConfigFile: string;
+  /** With `tls`: the CA that signed the agent's certificate, and a client certificate it accepts. */
+  tlsFiles?: { ca: string; cert: string; key: string; otherCert: string; otherKey: string };
   nsServer: string;
   nsClient: string;
   /** Run one DHCP exchange from the client namespace with this MAC. */
@@ -94,6 +98,8 @@ export interface LabOptions {
   dhcp4?: Record<string, unknown>;
   /** More subnet4 entries after the test subnet (they are not attached to an interface). */
   extraSubnets?: unknown[];
+  /** Serve the agent over HTTPS with a test CA, requiring a client certificate. */
+  tls?: boolean;
 }
 
 export async function startKeaLab(options: LabOptions = {}): Promise<KeaLab> {
@@ -177,6 +183,15 @@ export async function startKeaLab(options: LabOptions = {}): Promise<KeaLab> {
     const passwordFile = join(dir, 'kea-password');
     await writeFile(passwordFile, `${password}\n`, { mode: 0o600 });
     const port = await freeTcpPort();
+    let tlsFiles: KeaLab['tlsFiles'];
+    const tlsConf: Record<string, unknown> = {};
+    if (options.tls) {
+      const pki = await makePki(dir);
+      const client = await pki.client('foreman-proxy');
+      const stranger = await pki.client('stranger', { ca: await pki.otherCa() });
+      tlsFiles = { ca: pki.caCert, cert: client.cert, key: client.key, otherCert: stranger.cert, otherKey: stranger.key };
+      Object.assign(tlsConf, { 'trust-anchor': pki.caCert, 'cert-file': pki.serverCert, 'key-file': pki.serverKey, 'cert-required': true });
+    }
     const agentConf = join(dir, 'kea-ctrl-agent.conf');
     await writeFile(
       agentConf,
@@ -184,6 +199,7 @@ export async function startKeaLab(options: LabOptions = {}): Promise<KeaLab> {
         'Control-agent': {
           'http-host': '127.0.0.1',
           'http-port': port,
+          ...tlsConf,
           authentication: { type: 'basic', realm: 'kea-test', clients: [{ user, password }] },
           'control-sockets': { dhcp4: { 'socket-type': 'unix', 'socket-name': sock } },
           loggers: [{ name: 'kea-ctrl-agent', output_options: [{ output: join(dir, 'kea-ctrl-agent.log') }], severity: 'INFO' }],
@@ -210,18 +226,22 @@ export async function startKeaLab(options: LabOptions = {}): Promise<KeaLab> {
     await startDhcp4();
     daemons.agent = startDaemon('kea-ctrl-agent', keaAgent, ['-c', agentConf], dir, env);
 
-    const url = `http://127.0.0.1:${port}/`;
+    const url = `${options.tls ? 'https' : 'http'}://127.0.0.1:${port}/`;
+    const dispatcher = tlsFiles
+      ? new Agent({ connect: { ca: readFileSync(tlsFiles.ca), cert: readFileSync(tlsFiles.cert), key: readFileSync(tlsFiles.key) } })
+      : undefined;
     const auth = `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
     const agent = async (command: string, args?: unknown): Promise<{ result: number; text?: string; arguments?: unknown }> => {
       const body: Record<string, unknown> = { command, service: ['dhcp4'] };
       if (args !== undefined) body.arguments = args;
-      const res = await fetch(url, {
+      const res = await request(url, {
         method: 'POST',
         headers: { 'content-type': 'application/json', authorization: auth },
         body: JSON.stringify(body),
         signal: AbortSignal.timeout(10_000),
+        ...(dispatcher ? { dispatcher } : {}),
       });
-      const data = (await res.json()) as unknown;
+      const data = (await res.body.json()) as unknown;
       return (Array.isArray(data) ? data[0] : data) as { result: number; text?: string; arguments?: unknown };
     };
     await waitFor('kea-ctrl-agent', async () => {
@@ -270,6 +290,7 @@ export async function startKeaLab(options: LabOptions = {}): Promise<KeaLab> {
       password,
       passwordFile,
       dhcp4ConfigFile,
+      ...(tlsFiles ? { tlsFiles } : {}),
       nsServer,
       nsClient,
       dhcpClient,
@@ -288,7 +309,10 @@ export async function startKeaLab(options: LabOptions = {}): Promise<KeaLab> {
         if (daemons.agent) tryCont(daemons.agent.pid);
         await stopDaemon(daemons.agent);
       },
-      close: teardown,
+      close: async () => {
+        await dispatcher?.close();
+        await teardown();
+      },
     };
   } catch (err) {
     await teardown();

@@ -56,6 +56,8 @@ export interface KeaClientOptions {
   maxReplyBytes?: number;
   /** Concurrent connections to the agent. */
   connections?: number;
+  /** TLS towards an https agent: CA to verify it (default: system CAs), client certificate and key. */
+  tls?: { ca?: string | Buffer; cert?: string | Buffer; key?: string | Buffer };
   /**
    * After a command times out, further commands fail at once for this long instead of each
    * waiting out its own deadline behind a hung agent (default: the timeout; 0 = never).
@@ -106,6 +108,9 @@ export class KeaClient {
       headersTimeout: options.timeoutMs,
       bodyTimeout: options.timeoutMs,
       keepAliveTimeout: 4_000,
+      // No TLS session resumption: kea-ctrl-agent 2.2 answers a resumed handshake with an
+      // "internal error" alert, so every new connection after the first would fail.
+      ...(url.protocol === 'https:' ? { connect: { ...options.tls, maxCachedSessions: 0 } } : {}),
     });
   }
 

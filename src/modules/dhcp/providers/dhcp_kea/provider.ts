@@ -18,6 +18,9 @@ export interface KeaSettings {
   holdMs: number;
   pingFreeIp: boolean;
   configCacheMs: number;
+  sslCa: string | undefined;
+  sslCert: string | undefined;
+  sslKey: string | undefined;
 }
 
 /** Validate and normalise the merged settings; every message names the offending key. */
@@ -55,6 +58,13 @@ export function keaSettings(s: Settings): KeaSettings {
   if (typeof configWrite !== 'boolean') throw new Error('dhcp_kea: config_write must be true or false');
   const hold = Number(s.blacklist_duration_minutes ?? 1800);
   if (!Number.isFinite(hold) || hold < 0) throw new Error('dhcp_kea: blacklist_duration_minutes must be a non-negative number');
+  const sslCa = str('ssl_ca');
+  const sslCert = str('ssl_cert');
+  const sslKey = str('ssl_key');
+  if ((sslCert === undefined) !== (sslKey === undefined)) throw new Error('dhcp_kea: ssl_cert and ssl_key must be set together');
+  if ((sslCa ?? sslCert) !== undefined && parsed.protocol !== 'https:') {
+    throw new Error('dhcp_kea: ssl_ca/ssl_cert/ssl_key need an https:// url');
+  }
   const cache = Number(s.config_cache_seconds ?? 5);
   if (!Number.isFinite(cache) || cache < 0 || cache > 3600) {
     throw new Error(`dhcp_kea: config_cache_seconds must be a number of seconds between 0 and 3600: ${String(s.config_cache_seconds)}`);
@@ -70,17 +80,22 @@ export function keaSettings(s: Settings): KeaSettings {
     holdMs: hold * 1000,
     pingFreeIp: s.ping_free_ip !== false,
     configCacheMs: Math.round(cache * 1000),
+    sslCa,
+    sslCert,
+    sslKey,
   };
 }
 
-export async function readPassword(path: string): Promise<string> {
-  let text: string;
+async function readSetting(key: string, path: string): Promise<string> {
   try {
-    text = await readFile(path, 'utf8');
+    return await readFile(path, 'utf8');
   } catch (err) {
-    throw new Error(`dhcp_kea: password_file ${path} cannot be read: ${(err as Error).message}`);
+    throw new Error(`dhcp_kea: ${key} ${path} cannot be read: ${(err as Error).message}`);
   }
-  return text.replace(/\r?\n$/, '');
+}
+
+export async function readPassword(path: string): Promise<string> {
+  return (await readSetting('password_file', path)).replace(/\r?\n$/, '');
 }
 
 export default defineProvider<DhcpProvider>({
@@ -95,16 +110,24 @@ export default defineProvider<DhcpProvider>({
     service: { default: 'dhcp4', type: 'string' },
     blacklist_duration_minutes: { default: 1800, type: 'integer' },
     config_cache_seconds: { default: 5, type: 'number' },
+    ssl_ca: { type: 'string' },
+    ssl_cert: { type: 'string' },
+    ssl_key: { type: 'string' },
   },
   // A next-server may be an IPv4 address (siaddr) or a host name (option 66 + sname).
   capabilities: ['dhcp_filename_ipv4', 'dhcp_filename_hostname'],
   async create(ctx) {
     const s = keaSettings(ctx.settings);
     const password = s.passwordFile !== undefined ? await readPassword(s.passwordFile) : undefined;
+    const tls: { ca?: string; cert?: string; key?: string } = {};
+    if (s.sslCa !== undefined) tls.ca = await readSetting('ssl_ca', s.sslCa);
+    if (s.sslCert !== undefined) tls.cert = await readSetting('ssl_cert', s.sslCert);
+    if (s.sslKey !== undefined) tls.key = await readSetting('ssl_key', s.sslKey);
     const client = new KeaClient({
       url: s.url,
       timeoutMs: s.timeoutMs,
       ...(s.user !== undefined ? { user: s.user, password } : {}),
+      ...(Object.keys(tls).length > 0 ? { tls } : {}),
     });
     const provider = new KeaDhcpProvider({
       client,

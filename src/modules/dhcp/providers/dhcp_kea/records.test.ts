@@ -174,7 +174,13 @@ test('settings: defaults, and every bad value named', () => {
     holdMs: 1_800_000,
     pingFreeIp: true,
     configCacheMs: 5000,
+    sslCa: undefined,
+    sslCert: undefined,
+    sslKey: undefined,
   });
+  assert.throws(() => keaSettings({ ssl_cert: '/c' }), /dhcp_kea: ssl_cert and ssl_key must be set together/);
+  assert.throws(() => keaSettings({ ssl_ca: '/ca' }), /dhcp_kea: ssl_ca\/ssl_cert\/ssl_key need an https:\/\/ url/);
+  assert.equal(keaSettings({ url: 'https://kea:8001/', ssl_ca: '/ca' }).sslCa, '/ca');
   assert.equal(keaSettings({ config_cache_seconds: 0 }).configCacheMs, 0);
   assert.throws(() => keaSettings({ config_cache_seconds: -1 }), /dhcp_kea: config_cache_seconds/);
   assert.equal(keaSettings({ timeout: 2.5, ping_free_ip: false }).timeoutMs, 2500);

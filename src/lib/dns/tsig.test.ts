@@ -113,3 +113,22 @@ test('IP parsing: strict IPv4, RFC 5952 IPv6, reverse names', () => {
     }),
   );
 });
+
+test('verifying random or corrupted signed messages only ever throws the library\'s own errors', () => {
+  const k = key('hmac-sha1');
+  const { wire: signed, mac } = signRequest(encodeMessage(buildQuery(5, 'a.example.test', TYPE.A)), k);
+  fc.assert(
+    fc.property(fc.nat(), fc.nat(255), fc.nat(), (pos, val, cut) => {
+      const bad = signed.slice(0, signed.length - (cut % 4));
+      bad[pos % bad.length] = val;
+      for (const f of [() => verifyRequest(bad, k), () => verifyResponse(bad, k, mac)]) {
+        try {
+          f();
+        } catch (err) {
+          assert.ok(err instanceof DnsParseError || err instanceof DnsTsigError, String(err));
+        }
+      }
+    }),
+    { numRuns: 2000 },
+  );
+});

@@ -4,7 +4,8 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { mkdir, readFile, writeFile, stat } from 'node:fs/promises';
-import { tempDir, removeDir } from '../lib/procs.ts';
+import { createServer } from 'node:http';
+import { tempDir, removeDir, waitFor } from '../lib/procs.ts';
 import { makePki, type Pki } from '../lib/certs.ts';
 import { startProxyProcess, portOf, type ProxyProcess } from '../lib/proxy-process.ts';
 import { fetchUrl } from '../lib/https-client.ts';
@@ -31,11 +32,13 @@ before(async () => {
     settings,
     {
       bind_host: ['127.0.0.1'],
+      http_port: 0,
       https_port: 0,
       ssl_certificate: pki.serverCert,
       ssl_private_key: pki.serverKey,
       ssl_ca_file: pki.caCert,
-      trusted_hosts: ['foreman.example.com'],
+      // Plain HTTP from 127.0.0.1 is identified as "localhost" through the hosts file.
+      trusted_hosts: ['foreman.example.com', 'localhost'],
       log_file: join(settings, 'proxy.log'),
     },
     { tftp: { ':enabled': true, ':tftproot': root }, httpboot: { ':enabled': true, ':root_dir': root } },
@@ -81,4 +84,32 @@ test('HTTP boot over HTTPS needs no client certificate; ranges work over TLS', a
   assert.equal(part.body, 'BINARY');
   const trav = await fetchUrl(url('/httpboot/..%2f..%2fsettings%2fsettings.yml'), { tls: { ca: pki.caCert } });
   assert.equal(trav.status, 403);
+});
+
+test('a download requested over HTTP and over HTTPS at once is fetched once', async () => {
+  let hits = 0;
+  let release: () => void = () => {};
+  const released = new Promise<void>((r) => (release = r));
+  const origin = createServer((_req, res) => {
+    hits++;
+    void released.then(() => res.writeHead(200, { 'content-length': 6 }).end('kernel'));
+  });
+  await new Promise<void>((r) => origin.listen(0, '127.0.0.1', r));
+  const a = origin.address();
+  const src = `http://127.0.0.1:${typeof a === 'object' && a ? a.port : 0}/os/vmlinuz`;
+  try {
+    const body = `prefix=boot%2Fshared&path=${encodeURIComponent(src)}`;
+    const viaHttps = await fetchUrl(url('/tftp/fetch_boot_file'), { method: 'POST', tls: { ca: pki.caCert, ...foreman }, headers: form, body });
+    assert.equal(viaHttps.status, 200, viaHttps.body);
+    const viaHttp = await fetchUrl(`http://127.0.0.1:${portOf(proxy, 'http')}/tftp/fetch_boot_file`, { method: 'POST', headers: form, body });
+    assert.equal(viaHttp.status, 200, viaHttp.body);
+    await waitFor('the download to start', () => hits === 1);
+    release();
+    await waitFor('boot/shared-vmlinuz', async () => (await readFile(join(root, 'boot', 'shared-vmlinuz'), 'utf8')) === 'kernel');
+    assert.equal(hits, 1);
+  } finally {
+    release();
+    origin.closeAllConnections();
+    await new Promise<void>((r) => origin.close(() => r()));
+  }
 });

@@ -12,7 +12,7 @@ import { isInside } from '../../lib/tftp/confine.ts';
 import { checkMac, checkVariant, defaultMenuFiles, hostConfigFiles, type Variant } from './variants.ts';
 import { TftpRoot, OutsideRootError } from './files.ts';
 import { BootFileFetcher, redactUrl } from './boot-file.ts';
-import { readTftpSettings } from './settings.ts';
+import { readTftpSettings, type TftpSettings } from './settings.ts';
 
 const HTML = 'text/html;charset=utf-8';
 
@@ -34,22 +34,34 @@ async function guarded<T>(prefix: string, fn: () => Promise<T>): Promise<T> {
   }
 }
 
+// routes() runs once per listener (HTTP and HTTPS); downloads must be shared across all of them.
+const fetchers = new WeakMap<ModuleContext, BootFileFetcher>();
+
+function fetcherFor(ctx: ModuleContext, s: TftpSettings): BootFileFetcher {
+  let fetcher = fetchers.get(ctx);
+  if (!fetcher) {
+    const created = new BootFileFetcher({
+      connectTimeoutMs: s.connectTimeoutMs,
+      idleTimeoutMs: Math.min(s.bootFileIdleTimeoutMs, s.bootFileDeadlineMs),
+      deadlineMs: s.bootFileDeadlineMs,
+      retries: s.bootFileRetries,
+      retryDelayMs: s.bootFileRetryDelayMs,
+      maxBytes: s.bootFileMaxSize,
+      verifyTls: s.verifyServerCert,
+      signal: ctx.signal,
+    });
+    ctx.signal.addEventListener('abort', () => void created.close(), { once: true });
+    fetchers.set(ctx, created);
+    fetcher = created;
+  }
+  return fetcher;
+}
+
 export function tftpRoutes(app: FastifyInstance, ctx: ModuleContext): void {
   const s = readTftpSettings(ctx.settings, ctx.global.settingsDir);
   const root = new TftpRoot(s.tftproot, ctx.global.settingsDir);
   const log = ctx.log;
-  const fetcher = new BootFileFetcher({
-    connectTimeoutMs: s.connectTimeoutMs,
-    idleTimeoutMs: Math.min(s.bootFileIdleTimeoutMs, s.bootFileDeadlineMs),
-    deadlineMs: s.bootFileDeadlineMs,
-    retries: s.bootFileRetries,
-    retryDelayMs: s.bootFileRetryDelayMs,
-    maxBytes: s.bootFileMaxSize,
-    verifyTls: s.verifyServerCert,
-    signal: ctx.signal,
-  });
-  ctx.signal.addEventListener('abort', () => void fetcher.close(), { once: true });
-
+  const fetcher = fetcherFor(ctx, s);
   const writeHostConfig = async (variant: Variant, mac: string, request: FastifyRequest): Promise<void> => {
     const p = params(request);
     const content = str(p.pxeconfig) ?? str(p.syslinux_config);

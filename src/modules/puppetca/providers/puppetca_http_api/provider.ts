@@ -1,0 +1,81 @@
+// Certificates through the Puppet Server CA HTTP API (spec puppetca.md §4), authenticated with the
+// proxy's client certificate. One pooled client per proxy; every call has a deadline and a
+// bulkhead, so a hung CA answers 406/503 instead of piling up requests.
+
+import { Bulkhead } from '../../../../core/bulkhead.ts';
+import { defineProvider } from '../../../../core/module.ts';
+import { certificateList } from '../../../../lib/puppet/cert-status.ts';
+import { createPuppetServerClient, parseJson, type PuppetReply, type PuppetServerClient } from '../../../../lib/puppet/server-client.ts';
+import type { CertificateProvider } from '../../provider.ts';
+
+/** The reference's read timeout; Foreman itself gives up after 60 s. */
+export const CA_TIMEOUT_MS = 55_000;
+
+class PuppetCaHttpError extends Error {
+  constructor(context: string, reply: PuppetReply) {
+    super(`${context}: ${reply.status} ${reply.body}`);
+    this.name = 'PuppetCaHttpError';
+  }
+}
+
+function statusPath(certname: string): string {
+  return `puppet-ca/v1/certificate_status/${encodeURIComponent(certname)}`;
+}
+
+const JSON_BODY = { 'content-type': 'application/json' };
+
+export function puppetCaHttpApi(client: PuppetServerClient, bulkhead: Bulkhead): CertificateProvider {
+  const call = (...args: Parameters<PuppetServerClient['call']>): Promise<PuppetReply> => bulkhead.run(() => client.call(...args));
+  async function setState(certname: string, state: 'signed' | 'revoked', accepted: readonly number[]): Promise<void> {
+    const reply = await call('PUT', statusPath(certname), { body: JSON.stringify({ desired_state: state }), headers: JSON_BODY });
+    if (!accepted.includes(reply.status)) throw new PuppetCaHttpError('Failed to set Puppet CA certificate_status v1 API', reply);
+  }
+  return {
+    kind: 'certificates',
+    id: 'puppetca_http_api',
+    async list() {
+      // The last path segment is required by the API and ignored by it.
+      const reply = await call('GET', 'puppet-ca/v1/certificate_statuses/foreman');
+      const context = 'Failed to query Puppet CA search v1 API';
+      if (reply.status !== 200) throw new PuppetCaHttpError(context, reply);
+      return certificateList(parseJson(reply, context));
+    },
+    async sign(certname) {
+      await setState(certname, 'signed', [204]);
+    },
+    async clean(certname) {
+      // 404: no such certificate; 409: only a CSR, nothing to revoke. Both are fine for a clean.
+      await setState(certname, 'revoked', [204, 404, 409]);
+      const reply = await call('DELETE', statusPath(certname));
+      if (reply.status !== 204 && reply.status !== 404) {
+        throw new PuppetCaHttpError('Failed to delete Puppet CA certificate_status v1 API', reply);
+      }
+    },
+  };
+}
+
+export default defineProvider<CertificateProvider>({
+  id: 'puppetca_http_api',
+  module: 'puppetca',
+  settings: {
+    puppet_url: { type: 'string', checks: ['url'] },
+    puppet_ssl_ca: { default: '/etc/puppetlabs/puppet/ssl/certs/ca.pem', type: 'string', checks: ['readable'] },
+    puppet_ssl_cert: { type: 'string', checks: ['readable'] },
+    puppet_ssl_key: { type: 'string', checks: ['readable'] },
+  },
+  async create(ctx) {
+    const s = ctx.settings;
+    const client = await createPuppetServerClient(
+      {
+        puppet_url: String(s.puppet_url),
+        puppet_ssl_ca: (s.puppet_ssl_ca as string | null | undefined) ?? null,
+        puppet_ssl_cert: (s.puppet_ssl_cert as string | null | undefined) ?? null,
+        puppet_ssl_key: (s.puppet_ssl_key as string | null | undefined) ?? null,
+      },
+      { timeoutMs: CA_TIMEOUT_MS, connections: 8 },
+    );
+    ctx.signal.addEventListener('abort', () => void client.close(), { once: true });
+    const bulkhead = new Bulkhead({ name: 'puppetca', limit: 8, queue: 100, queueTimeoutMs: 30_000 });
+    return puppetCaHttpApi(client, bulkhead);
+  },
+});

@@ -102,12 +102,33 @@ export interface LabOptions {
   tls?: boolean;
 }
 
+/**
+ * Namespaces of earlier runs of this harness whose test process died before its teardown (they
+ * carry that process's PID). Only empty ones are removed: processes are never killed by name.
+ */
+async function sweepAbandonedNamespaces(): Promise<void> {
+  const { stdout } = await execFileP('ip', ['netns', 'list'], { timeout: 15_000 });
+  for (const line of stdout.split('\n')) {
+    const m = /^(spkea-(\d+)-[0-9a-f]{6}-[sc])\b/.exec(line);
+    if (!m || Number(m[2]) === process.pid) continue;
+    try {
+      process.kill(Number(m[2]), 0);
+      continue; // its test process is still running
+    } catch {
+      /* owner gone */
+    }
+    const pids = await execFileP('ip', ['netns', 'pids', m[1]], { timeout: 15_000 }).catch(() => ({ stdout: 'x' }));
+    if (pids.stdout.trim() === '') await ip('netns', 'del', m[1]).catch(() => undefined);
+  }
+}
+
 export async function startKeaLab(options: LabOptions = {}): Promise<KeaLab> {
   const keaDhcp4 = requireCommand('kea-dhcp4');
   const keaAgent = requireCommand('kea-ctrl-agent');
   requireCommand('busybox');
   requireCommand('ip');
   const hooks = hooksDir();
+  await sweepAbandonedNamespaces();
 
   const tag = randomBytes(3).toString('hex');
   const nsServer = `spkea-${process.pid}-${tag}-s`;

@@ -3,7 +3,7 @@
 
 import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { IscParseError, parseStatements, type Statement } from './syntax.ts';
+import { IscParseError, parseStatements, type Statement, tx } from './syntax.ts';
 import { hostDecl, subnetDecl, type HostDecl, type SubnetWithRange } from './decls.ts';
 
 export interface DhcpdConf {
@@ -25,9 +25,9 @@ export async function readDhcpdConf(path: string, read: ReadText = (p) => readFi
 
   const walk = async (stmts: Statement[], file: string, inSubnet: boolean): Promise<void> => {
     for (const s of stmts) {
-      const kw = s.tokens[0]?.text;
+      const kw = tx(s.tokens[0]);
       if (kw === 'include' && !s.block) {
-        const name = s.tokens[1]?.text;
+        const name = tx(s.tokens[1]);
         if (!name) throw new IscParseError('include without a file name', s.line, file);
         const target = isAbsolute(name) ? name : resolve(baseDir, name);
         if (active.has(target)) throw new IscParseError(`include loop through ${target}`, s.line, file);

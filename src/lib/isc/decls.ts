@@ -1,7 +1,7 @@
 // Turn parsed statements into the declarations the DHCP provider works with: subnets, hosts and
 // leases, with attribute names as Foreman sees them (spec dhcp.md §3.4).
 
-import { IscParseError, type Statement, type Token } from './syntax.ts';
+import { IscParseError, type Statement, type Token, tx } from './syntax.ts';
 import { formatIpv4, normalizeMac, parseIpv4, prefixLength } from './ipv4.ts';
 
 export interface SubnetDecl {
@@ -51,11 +51,11 @@ function optionValues(tokens: Token[], from: number): string[][] {
   let cur: string[] = [];
   for (let i = from; i < tokens.length; i++) {
     const t = tokens[i];
-    if (t.kind === ',') {
+    if (t === ',') {
       out.push(cur);
       cur = [];
-    } else if (t.kind !== '=' || cur.length > 0) {
-      cur.push(t.text);
+    } else if (t !== '=' || cur.length > 0) {
+      cur.push(tx(t)!);
     }
   }
   if (cur.length > 0) out.push(cur);
@@ -89,11 +89,11 @@ const SUNW: Record<string, string> = {
 
 /** Apply `option NAME …` / `supersede NAME …` (name at index `at`) to a host or lease's options. */
 function applyOption(options: Record<string, unknown>, tokens: Token[], at: number): void {
-  let name = tokens[at]?.text;
+  let name = tx(tokens[at]);
   if (name === undefined) return;
   let from = at + 1;
   // `option NAME code N = type;` is a definition, not a value.
-  if (tokens[from]?.text === 'code') return;
+  if (tx(tokens[from]) === 'code') return;
   if (name.startsWith('server.')) name = name.slice(7);
   const values = optionValues(tokens, from);
   switch (name) {
@@ -121,19 +121,19 @@ function applyOption(options: Record<string, unknown>, tokens: Token[], at: numb
 }
 
 function hardware(options: Record<string, unknown>, tokens: Token[]): string | undefined {
-  const type = tokens[1]?.text;
-  const mac = tokens[2] ? normalizeMac(tokens[2].text) : undefined;
+  const type = tx(tokens[1]);
+  const mac = tokens[2] ? normalizeMac(tx(tokens[2])!) : undefined;
   if (type !== undefined) options.hardware_type = type === 'ethernet' ? 'ethernet' : type;
   return mac;
 }
 
 /** `host NAME { … }` */
 export function hostDecl(s: Statement): HostDecl {
-  const name = s.tokens[1]?.text ?? '';
+  const name = tx(s.tokens[1]) ?? '';
   const h: HostDecl = { name, dynamic: false, deleted: false, options: {} };
   for (const st of s.block ?? []) {
     const t = st.tokens;
-    const kw = t[0]?.text;
+    const kw = tx(t[0]);
     if (st.block) continue;
     switch (kw) {
       case 'hardware':
@@ -141,7 +141,7 @@ export function hostDecl(s: Statement): HostDecl {
         break;
       case 'fixed-address':
         // Names are not resolved: a host the proxy cannot place in a subnet is ignored anyway.
-        if (t[1] && parseIpv4(t[1].text) !== undefined) h.ip = t[1].text;
+        if (t[1] && parseIpv4(tx(t[1])!) !== undefined) h.ip = tx(t[1])!;
         break;
       case 'dynamic':
         h.dynamic = true;
@@ -156,13 +156,13 @@ export function hostDecl(s: Statement): HostDecl {
         applyOption(h.options, t, 1);
         break;
       case 'filename':
-        h.options.filename = t[1]?.text ?? '';
+        h.options.filename = tx(t[1]) ?? '';
         break;
       case 'next-server':
-        h.options.nextServer = decodeNextServer(t[1]?.text ?? '');
+        h.options.nextServer = decodeNextServer(tx(t[1]) ?? '');
         break;
       case 'vendor-option-space':
-        if (t[1]?.text === 'SUNW') h.options.vendor = 'sun';
+        if (tx(t[1]) === 'SUNW') h.options.vendor = 'sun';
         break;
       default:
         break;
@@ -187,18 +187,18 @@ function pad(n: number): string {
 
 /** `4 2024/01/04 10:00:00` | `epoch 1704362400` | `never` → `2024-01-04 10:00:00 UTC`. */
 export function leaseTime(tokens: Token[]): string | null {
-  const first = tokens[1]?.text;
+  const first = tx(tokens[1]);
   if (first === undefined) return null;
   if (first === 'never') return NEVER;
   if (first === 'epoch') {
-    const secs = Number(tokens[2]?.text);
+    const secs = Number(tx(tokens[2]));
     if (!Number.isFinite(secs)) return null;
     const d = new Date(secs * 1000);
     if (Number.isNaN(d.getTime())) return null;
     return own(`${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())} ${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())} UTC`);
   }
-  const date = tokens[2]?.text;
-  const time = tokens[3]?.text;
+  const date = tx(tokens[2]);
+  const time = tx(tokens[3]);
   if (date === undefined || time === undefined) return null;
   if (date.length === 10 && time.length === 8 && isDigits(date, 0, 4) && date.charCodeAt(4) === 47 && isDigits(date, 5, 7) &&
       date.charCodeAt(7) === 47 && isDigits(date, 8, 10) && isDigits(time, 0, 2) && time.charCodeAt(2) === 58 &&
@@ -235,54 +235,60 @@ export function leaseTimeSeconds(t: string): number {
 
 /** `lease IP { … }`; undefined when the address is not IPv4. */
 export function leaseDecl(s: Statement): LeaseDecl | undefined {
-  const ip = s.tokens[1]?.text;
-  if (ip === undefined || parseIpv4(ip) === undefined) return undefined;
-  const l: LeaseDecl = { ip: own(ip), starts: null, ends: null, options: {} };
-  for (const st of s.block ?? []) {
-    if (st.block) continue;
-    const t = st.tokens;
-    const kw = t[0]?.text;
-    switch (kw) {
-      case 'starts':
-        l.starts = leaseTime(t);
-        break;
-      case 'ends':
-        l.ends = leaseTime(t);
-        break;
-      case 'cltt':
-      case 'tstp':
-      case 'tsfp':
-      case 'atsfp':
-        l.options[kw] = leaseTime(t);
-        break;
-      case 'binding':
-        if (t[1]?.text === 'state' && t[2]) l.state = own(t[2].text);
-        break;
-      case 'next':
-        if (t[1]?.text === 'binding' && t[2]?.text === 'state' && t[3]) {
-          l.nextState = own(t[3].text);
-          l.options.next_state = l.nextState;
-        }
-        break;
-      case 'hardware': {
-        const mac = hardware(l.options, t);
-        if (mac !== undefined) l.mac = own(mac);
-        break;
-      }
-      case 'uid':
-        if (t[1]) l.options.uid = own(t[1].raw ?? t[1].text);
-        break;
-      case 'client-hostname':
-        if (t[1]) l.options.client_hostname = own(t[1].raw ?? t[1].text);
-        break;
-      case 'option':
-        applyOption(l.options, t, 1);
-        break;
-      default:
-        break;
-    }
-  }
+  const l = newLease(tx(s.tokens[1]));
+  if (!l) return undefined;
+  for (const st of s.block ?? []) if (!st.block) applyLeaseLine(l, st.tokens);
   return l;
+}
+
+/** An empty lease for `ip`, or undefined when it is not IPv4. */
+export function newLease(ip: string | undefined): LeaseDecl | undefined {
+  if (ip === undefined || parseIpv4(ip) === undefined) return undefined;
+  return { ip: own(ip), starts: null, ends: null, options: {} };
+}
+
+/** Apply one statement of a lease block (its tokens up to the `;`). */
+export function applyLeaseLine(l: LeaseDecl, t: Token[]): void {
+  const kw = tx(t[0]);
+  switch (kw) {
+    case 'starts':
+      l.starts = leaseTime(t);
+      break;
+    case 'ends':
+      l.ends = leaseTime(t);
+      break;
+    case 'cltt':
+    case 'tstp':
+    case 'tsfp':
+    case 'atsfp':
+      l.options[kw] = leaseTime(t);
+      break;
+    case 'binding':
+      if (tx(t[1]) === 'state' && t[2]) l.state = own(tx(t[2])!);
+      break;
+    case 'next':
+      if (tx(t[1]) === 'binding' && tx(t[2]) === 'state' && t[3]) {
+        l.nextState = own(tx(t[3])!);
+        l.options.next_state = l.nextState;
+      }
+      break;
+    case 'hardware': {
+      const mac = hardware(l.options, t);
+      if (mac !== undefined) l.mac = own(mac);
+      break;
+    }
+    case 'uid':
+      if (t[1]) l.options.uid = own(t[1]);
+      break;
+    case 'client-hostname':
+      if (t[1]) l.options.client_hostname = own(t[1]);
+      break;
+    case 'option':
+      applyOption(l.options, t, 1);
+      break;
+    default:
+      break;
+  }
 }
 
 export interface SubnetWithRange extends SubnetDecl {
@@ -294,21 +300,21 @@ export interface SubnetWithRange extends SubnetDecl {
 /** `subnet A netmask M { … }` with its directly nested range and the six reported options. */
 export function subnetDecl(s: Statement, file?: string): SubnetWithRange {
   const t = s.tokens;
-  const network = t[1]?.text ?? '';
-  const netmask = t[3]?.text ?? '';
+  const network = tx(t[1]) ?? '';
+  const netmask = tx(t[3]) ?? '';
   const net = parseIpv4(network);
   const mask = parseIpv4(netmask);
-  if (t[2]?.text !== 'netmask' || net === undefined || mask === undefined || prefixLength(mask) === undefined) {
-    throw new IscParseError(`invalid subnet declaration '${t.map((x) => x.text).join(' ')}'`, s.line, file);
+  if (tx(t[2]) !== 'netmask' || net === undefined || mask === undefined || prefixLength(mask) === undefined) {
+    throw new IscParseError(`invalid subnet declaration '${t.map((x) => tx(x)!).join(' ')}'`, s.line, file);
   }
   if (((net & mask) >>> 0) !== net) throw new IscParseError(`subnet ${network} has host bits set for netmask ${netmask}`, s.line, file);
   const options: Record<string, unknown> = {};
   const opt: Record<string, unknown> = {};
   for (const st of s.block ?? []) {
     if (st.block) continue;
-    const kw = st.tokens[0]?.text;
+    const kw = tx(st.tokens[0]);
     if (kw === 'option' || kw === 'supersede') {
-      const name = st.tokens[1]?.text;
+      const name = tx(st.tokens[1]);
       const values = optionValues(st.tokens, 2);
       if (name === 'routers') opt.routers = flat(values);
       else if (name === 'domain-name') opt.domain_name = values;
@@ -319,7 +325,7 @@ export function subnetDecl(s: Statement, file?: string): SubnetWithRange {
         if (Number.isInteger(mtu)) opt.interface_mtu = mtu;
       }
     } else if (kw === 'range') {
-      const args = st.tokens.slice(1).map((x) => x.text).filter((w) => w !== 'dynamic-bootp');
+      const args = st.tokens.slice(1).map((x) => tx(x)!).filter((w) => w !== 'dynamic-bootp');
       const first = args[0];
       const last = args[1] ?? args[0];
       const a = first === undefined ? undefined : parseIpv4(first);

@@ -8,15 +8,15 @@ import { StringDecoder } from 'node:string_decoder';
 import { watch, type FSWatcher } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
-import { IscParseError, StatementBoundaryScanner, parsePartial, parseStatements, type Statement } from './syntax.ts';
-import { hostDecl, leaseDecl, type HostDecl, type LeaseDecl } from './decls.ts';
+import { IscParseError, StatementBoundaryScanner, parsePartial, parseStatements, type Statement, tx } from './syntax.ts';
+import { applyLeaseLine, hostDecl, leaseDecl, newLease, type HostDecl, type LeaseDecl } from './decls.ts';
 
 export type LeaseEvent = { kind: 'lease'; lease: LeaseDecl } | { kind: 'host'; host: HostDecl };
 
 function toEvents(stmts: Statement[], out: LeaseEvent[]): void {
   for (const s of stmts) {
     if (!s.block) continue;
-    const kw = s.tokens[0]?.text;
+    const kw = tx(s.tokens[0]);
     if (kw === 'lease') {
       const lease = leaseDecl(s);
       if (lease) out.push({ kind: 'lease', lease });
@@ -36,11 +36,136 @@ function countLines(s: string): number {
   return n;
 }
 
+const SP = 32;
+const TAB = 9;
+const LF = 10;
+const CR = 13;
+const QUOTE = 34;
+const HASH = 35;
+const COMMA = 44;
+const SEMI = 59;
+const EQ = 61;
+const LBRACE = 123;
+const RBRACE = 125;
+const BACKSLASH = 92;
+
+function isDelimiter(c: number): boolean {
+  return (
+    c === SP || c === TAB || c === LF || c === CR || c === QUOTE || c === HASH || c === COMMA || c === SEMI ||
+    c === EQ || c === LBRACE || c === RBRACE || c === 11 || c === 12
+  );
+}
+
+/**
+ * The hot path of loading a leases file: `lease … { … }` blocks are lexed and applied line by
+ * line without building syntax trees (a 100 000-lease file would otherwise create tens of
+ * millions of short-lived objects). Every other top-level statement, and any lease with a
+ * nested block, goes through the generic parser. Lexing rules are those of syntax.ts.
+ */
+class FastReader {
+  private pos = 0;
+  private readonly buf: string[] = [];
+  private readonly splitter = new StatementBoundaryScanner();
+
+  /** Next token from `pos`, or null when the text ends before the token does. */
+  private lex(text: string): string | null {
+    const n = text.length;
+    let i = this.pos;
+    for (;;) {
+      if (i >= n) return null;
+      const c = text.charCodeAt(i);
+      if (c === SP || c === LF || c === TAB || c === CR || c === 11 || c === 12) {
+        i++;
+        continue;
+      }
+      if (c === HASH) {
+        const nl = text.indexOf('\n', i);
+        if (nl === -1) return null;
+        i = nl + 1;
+        continue;
+      }
+      break;
+    }
+    const c = text.charCodeAt(i);
+    if (c === SEMI || c === LBRACE || c === RBRACE || c === COMMA || c === EQ) {
+      this.pos = i + 1;
+      return c === SEMI ? ';' : c === LBRACE ? '{' : c === RBRACE ? '}' : c === COMMA ? ',' : '=';
+    }
+    const start = i;
+    if (c === QUOTE) {
+      i++;
+      while (i < n) {
+        const d = text.charCodeAt(i);
+        if (d === BACKSLASH) i += 2;
+        else if (d === QUOTE) break;
+        else i++;
+      }
+      if (i >= n) return null;
+      this.pos = i + 1;
+      return text.slice(start, i + 1);
+    }
+    while (i < n && !isDelimiter(text.charCodeAt(i))) i++;
+    if (i >= n) return null;
+    this.pos = i;
+    return text.slice(start, i);
+  }
+
+  /** Apply complete top-level statements of `text`; returns the offset after the last one. */
+  read(text: string, out: LeaseEvent[], file: string | undefined, line: number): number {
+    let consumed = 0;
+    this.pos = 0;
+    const buf = this.buf;
+    for (;;) {
+      const stmtStart = this.pos;
+      const first = this.lex(text);
+      if (first === null) return consumed;
+      if (first === 'lease') {
+        const ipTok = this.lex(text);
+        const open = ipTok === null ? null : this.lex(text);
+        if (ipTok === null || open === null) return consumed;
+        if (open === '{') {
+          const l = newLease(ipTok);
+          buf.length = 0;
+          let done = false;
+          let nested = false;
+          while (!done) {
+            const t = this.lex(text);
+            if (t === null) return consumed;
+            if (t === ';' || t === '}') {
+              if (buf.length > 0 && l) applyLeaseLine(l, buf);
+              buf.length = 0;
+              done = t === '}';
+            } else if (t === '{') {
+              nested = true;
+              break;
+            } else {
+              buf.push(t);
+            }
+          }
+          if (!nested) {
+            if (l) out.push({ kind: 'lease', lease: l });
+            consumed = this.pos;
+            continue;
+          }
+        }
+      }
+      // Anything else: find where this statement ends and parse it generically.
+      this.splitter.reset();
+      const end = this.splitter.scan(text, stmtStart, true);
+      if (end < 0) return consumed;
+      toEvents(parseStatements(text.slice(stmtStart, end), file, line), out);
+      consumed = end;
+      this.pos = end;
+    }
+  }
+}
+
 /** A single statement longer than this is garbage, not a lease: it is dropped. */
 const MAX_PENDING = 4 * 1024 * 1024;
 
 export class LeasesParser {
   private readonly decoder = new StringDecoder('utf8');
+  private readonly reader = new FastReader();
   private pending = '';
   private line = 1;
   private readonly file: string | undefined;
@@ -56,13 +181,8 @@ export class LeasesParser {
     this.pending += typeof chunk === 'string' ? chunk : this.decoder.write(chunk);
     const out: LeaseEvent[] = [];
     let consumed: number;
-    const one: Statement[] = [];
     try {
-      const r = parsePartial(this.pending, this.file, this.line, (s) => {
-        one[0] = s;
-        toEvents(one, out);
-      });
-      consumed = r.consumed;
+      consumed = this.reader.read(this.pending, out, this.file, this.line);
     } catch (e) {
       if (!(e instanceof IscParseError)) throw e;
       out.length = 0;

@@ -17,7 +17,7 @@ import type {
   UnusedIpQuery,
 } from '../../provider.ts';
 import { SuggestionHolds, probeAlive, searchUnusedIp } from '../../unused-ip.ts';
-import { IscStore, type SubnetState } from './store.ts';
+import { IscStore, ipKey, type SubnetState } from './store.ts';
 import { buildStatements, resolverWithTimeouts, type ResolveA } from './statements.ts';
 import type { HostDecl } from '../../../../lib/isc/decls.ts';
 
@@ -139,9 +139,9 @@ export class IscProvider implements DhcpProvider {
     const s = this.state(subnet);
     const n = parseIpv4(ip);
     if (n === undefined) return [];
-    const res = s.resByIp.get(n);
+    const res = s.resByIp.get(ipKey(n));
     if (res && res.length > 0) return [...res];
-    const lease = s.leaseByIp.get(n);
+    const lease = s.leaseByIp.get(ipKey(n));
     return lease ? [lease] : [];
   }
 
@@ -168,7 +168,7 @@ export class IscProvider implements DhcpProvider {
     return searchUnusedIp({
       first,
       last,
-      isUsed: (ip) => s.resByIp.has(ip) || s.leaseByIp.has(ip),
+      isUsed: (ip) => s.resByIp.has(ipKey(ip)) || s.leaseByIp.has(ipKey(ip)),
       holds: this.holds,
       probe: this.opts.pingFreeIp ? probeAlive : undefined,
     });

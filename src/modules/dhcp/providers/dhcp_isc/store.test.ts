@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { IscStore } from './store.ts';
+import { IscStore, ipKey } from './store.ts';
 import { parseIpv4 } from '../../../../lib/isc/ipv4.ts';
 import type { LeaseDecl, HostDecl } from '../../../../lib/isc/decls.ts';
 
@@ -26,12 +26,12 @@ test('host rules: same MAC replaces, deleted removes by name, several hosts may 
   s.applyHost(host('a', '10.1.0.5', '00:00:00:00:00:01'), false);
   s.applyHost(host('a2', '10.1.0.6', '00:00:00:00:00:01'), false);
   const st = s.findSubnet(parseIpv4('10.1.0.5')!)!;
-  assert.equal(st.resByIp.get(parseIpv4('10.1.0.5')!), undefined);
+  assert.equal(st.resByIp.get(ipKey(parseIpv4('10.1.0.5')!)), undefined);
   assert.equal(st.resByMac.get('00:00:00:00:00:01')?.name, 'a2');
   s.applyHost(host('b', '10.1.0.6', '00:00:00:00:00:02'), false);
-  assert.equal(st.resByIp.get(parseIpv4('10.1.0.6')!)?.length, 2);
+  assert.equal(st.resByIp.get(ipKey(parseIpv4('10.1.0.6')!))?.length, 2);
   s.applyHost({ name: 'a2', dynamic: true, deleted: true, options: {} }, false);
-  assert.deepEqual(st.resByIp.get(parseIpv4('10.1.0.6')!)?.map((r) => r.name), ['b']);
+  assert.deepEqual(st.resByIp.get(ipKey(parseIpv4('10.1.0.6')!))?.map((r) => r.name), ['b']);
   s.applyHost(host('c', '10.1.0.9', '00:00:00:00:00:03'), true);
   assert.equal(st.resByMac.get('00:00:00:00:00:03')?.deleteable, false);
   assert.equal(st.resByMac.get('00:00:00:00:00:03')?.options.hostname, 'c');

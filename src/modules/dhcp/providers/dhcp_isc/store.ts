@@ -7,11 +7,17 @@ import { leaseTimeSeconds } from '../../../../lib/isc/decls.ts';
 import { parseIpv4 } from '../../../../lib/isc/ipv4.ts';
 import type { DhcpSubnet, Lease, Reservation } from '../../provider.ts';
 
+/**
+ * Map key of an address: the unsigned value folded into a signed 32-bit integer, which V8 keeps
+ * unboxed (addresses above 127.255.255.255 would otherwise each cost a heap number).
+ */
+export const ipKey = (ip: number): number => ip | 0;
+
 export interface SubnetState {
   subnet: DhcpSubnet;
   net: number;
   mask: number;
-  /** by MAC: at most one reservation per MAC in a subnet. */
+  /** by MAC: at most one reservation per MAC in a subnet. Address maps are keyed by ipKey(). */
   resByMac: Map<string, Reservation>;
   resByIp: Map<number, Reservation[]>;
   leaseByIp: Map<number, Lease>;
@@ -43,11 +49,22 @@ export class IscStore {
     this.masks = [...new Set(this.subnets.map((s) => s.mask))].sort((a, b) => b - a);
   }
 
+  private last: SubnetState | undefined;
+
   /** Most specific subnet containing the address. */
   findSubnet(ip: number): SubnetState | undefined {
+    // Consecutive records nearly always fall in the same subnet; only a single-mask setup can
+    // trust that shortcut, since a more specific subnet could otherwise contain the address.
+    const last = this.last;
+    if (last && this.masks.length === 1 && ((ip & last.mask) >>> 0) === last.net) return last;
     for (const m of this.masks) {
       const net = (ip & m) >>> 0;
-      for (const s of this.subnets) if (s.mask === m && s.net === net) return s;
+      for (const s of this.subnets) {
+        if (s.mask === m && s.net === net) {
+          this.last = s;
+          return s;
+        }
+      }
     }
     return undefined;
   }
@@ -85,9 +102,9 @@ export class IscStore {
     const sameName = this.resByName.get(res.name);
     if (sameName) this.dropReservation(sameName.state, sameName.res);
     state.resByMac.set(res.mac, res);
-    const list = state.resByIp.get(ipn);
+    const list = state.resByIp.get(ipKey(ipn));
     if (list) list.push(res);
-    else state.resByIp.set(ipn, [res]);
+    else state.resByIp.set(ipKey(ipn), [res]);
     this.resByName.set(res.name, { state, res });
   }
 
@@ -99,11 +116,11 @@ export class IscStore {
   dropReservation(state: SubnetState, res: Reservation): void {
     if (state.resByMac.get(res.mac) === res) state.resByMac.delete(res.mac);
     const ipn = parseIpv4(res.ip)!;
-    const list = state.resByIp.get(ipn);
+    const list = state.resByIp.get(ipKey(ipn));
     if (list) {
       const i = list.indexOf(res);
       if (i >= 0) list.splice(i, 1);
-      if (list.length === 0) state.resByIp.delete(ipn);
+      if (list.length === 0) state.resByIp.delete(ipKey(ipn));
     }
     if (this.resByName.get(res.name)?.res === res) this.resByName.delete(res.name);
   }
@@ -116,7 +133,7 @@ export class IscStore {
     const freed =
       l.state === 'free' ||
       (l.nextState === 'free' && l.ends !== null && leaseTimeSeconds(l.ends) < nowSeconds);
-    const atIp = state.leaseByIp.get(ipn);
+    const atIp = state.leaseByIp.get(ipKey(ipn));
     if (freed) {
       if (atIp) this.dropLease(state, atIp);
       return;
@@ -135,13 +152,13 @@ export class IscStore {
       state: l.state ?? '',
       options: l.options,
     };
-    state.leaseByIp.set(ipn, lease);
+    state.leaseByIp.set(ipKey(ipn), lease);
     state.leaseByMac.set(l.mac, lease);
   }
 
   private dropLease(state: SubnetState, lease: Lease): void {
     const ipn = parseIpv4(lease.ip)!;
-    if (state.leaseByIp.get(ipn) === lease) state.leaseByIp.delete(ipn);
+    if (state.leaseByIp.get(ipKey(ipn)) === lease) state.leaseByIp.delete(ipKey(ipn));
     if (state.leaseByMac.get(lease.mac) === lease) state.leaseByMac.delete(lease.mac);
   }
 

@@ -6,6 +6,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import fc from 'fast-check';
 import { KeaClient, KeaError, parseReply } from './client.ts';
 
 type Handler = (req: IncomingMessage, body: string, res: ServerResponse) => void;
@@ -145,4 +146,20 @@ test('parseReply accepts the agent-level bare object form', () => {
   assert.deepEqual(parseReply('x', '{ "result": 0, "arguments": [1] }'), { result: 0, arguments: [1] });
   assert.throws(() => parseReply('x', '[]'), /has no result code/);
   assert.throws(() => parseReply('x', 'null'), /has no result code/);
+});
+
+test('property: parseReply on random or truncated text returns a reply or throws KeaError, nothing else', () => {
+  const good = '[ { "result": 0, "text": "ok", "arguments": { "leases": [ { "ip-address": "10.0.0.1" } ] } } ]';
+  fc.assert(
+    fc.property(fc.oneof(fc.string(), fc.jsonValue().map((v) => JSON.stringify(v)), fc.nat(good.length).map((n) => good.slice(0, n))), (text) => {
+      try {
+        const r = parseReply('x', text);
+        assert.equal(typeof r.result, 'number');
+      } catch (err) {
+        assert.ok(err instanceof KeaError, String(err));
+        assert.equal(err.kind, 'protocol');
+      }
+    }),
+    { numRuns: 500 },
+  );
 });

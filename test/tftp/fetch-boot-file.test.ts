@@ -11,7 +11,7 @@ import { mkdtemp, mkdir, readFile, readdir, rm, realpath, stat } from 'node:fs/p
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BootFileFetcher, DownloadError, redactUrl, type FetcherOptions } from '../../src/modules/tftp/boot-file.ts';
+import { BootFileFetcher, DownloadError, DownloadQueueFull, redactUrl, type FetcherOptions } from '../../src/modules/tftp/boot-file.ts';
 import { startTestProxy } from '../../src/core/testing.ts';
 import { waitFor } from '../lib/procs.ts';
 import { makePki } from '../lib/certs.ts';
@@ -106,6 +106,8 @@ const options = (over: Partial<FetcherOptions> = {}): FetcherOptions => ({
   retryDelayMs: 10,
   maxBytes: 2 * 1024 * 1024,
   verifyTls: true,
+  maxConcurrent: 8,
+  maxQueued: 16,
   ...over,
 });
 
@@ -255,4 +257,22 @@ test('HTTPS: certificates are verified unless verify_server_cert is false; no re
 test('credentials in source URLs never reach messages', () => {
   assert.equal(redactUrl('http://user:pw@mirror.example/os/vmlinuz'), 'http://mirror.example/os/vmlinuz');
   assert.equal(redactUrl('http://mirror.example/os/vmlinuz'), 'http://mirror.example/os/vmlinuz');
+});
+
+test('downloads beyond the concurrency limit wait their turn; a full queue is refused', async () => {
+  const dir = await dirFor('queue');
+  const f = new BootFileFetcher(options({ maxConcurrent: 1, maxQueued: 1 }));
+  try {
+    // Slots are taken synchronously: the first runs, the second waits, the third finds the queue full.
+    const first = f.fetch(`${origin}/ok/vmlinuz`, join(dir, 'a'));
+    const second = f.fetch(`${origin}/ok/vmlinuz`, join(dir, 'b'));
+    assert.throws(() => f.fetch(`${origin}/ok/vmlinuz`, join(dir, 'c')), DownloadQueueFull);
+    assert.equal(await first.promise, 'downloaded');
+    assert.equal(await second.promise, 'downloaded');
+    assert.deepEqual((await readdir(dir)).sort(), ['a', 'b']);
+    // With the queue drained, new downloads are accepted again.
+    assert.equal(await f.fetch(`${origin}/ok/vmlinuz`, join(dir, 'c')).promise, 'downloaded');
+  } finally {
+    await f.close();
+  }
 });

@@ -4,14 +4,14 @@
 
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { isAbsolute, normalize, resolve } from 'node:path';
-import { ProxyError, badRequest, errorText } from '../../core/errors.ts';
+import { ProxyError, badRequest, errorText, unavailable } from '../../core/errors.ts';
 import type { ModuleContext } from '../../core/module.ts';
 import { params } from '../../core/http/request-params.ts';
 import type { ParamValue } from '../../core/params.ts';
 import { isInside } from '../../lib/tftp/confine.ts';
 import { checkMac, checkVariant, defaultMenuFiles, hostConfigFiles, type Variant } from './variants.ts';
 import { TftpRoot, OutsideRootError } from './files.ts';
-import { BootFileFetcher, redactUrl } from './boot-file.ts';
+import { BootFileFetcher, DownloadQueueFull, redactUrl } from './boot-file.ts';
 import { readTftpSettings, type TftpSettings } from './settings.ts';
 
 const HTML = 'text/html;charset=utf-8';
@@ -48,6 +48,8 @@ function fetcherFor(ctx: ModuleContext, s: TftpSettings): BootFileFetcher {
       retryDelayMs: s.bootFileRetryDelayMs,
       maxBytes: s.bootFileMaxSize,
       verifyTls: s.verifyServerCert,
+      maxConcurrent: s.bootFileMaxConcurrent,
+      maxQueued: s.bootFileMaxQueued,
       signal: ctx.signal,
     });
     ctx.signal.addEventListener('abort', () => void created.close(), { once: true });
@@ -124,7 +126,14 @@ export function tftpRoutes(app: FastifyInstance, ctx: ModuleContext): void {
       }
     });
 
-    const { promise, shared } = fetcher.fetch(url.href, dest);
+    let started;
+    try {
+      started = fetcher.fetch(url.href, dest);
+    } catch (err) {
+      if (err instanceof DownloadQueueFull) throw unavailable(`TFTP: Failed to fetch boot file: ${err.message}`, 30);
+      throw err;
+    }
+    const { promise, shared } = started;
     if (shared) {
       log.info(`TFTP: ${dest} is already being downloaded; joined that download`);
       return;

@@ -19,6 +19,10 @@ export interface FetcherOptions {
   retryDelayMs: number;
   maxBytes: number;
   verifyTls: boolean;
+  /** Downloads running at once; later ones wait their turn. */
+  maxConcurrent: number;
+  /** Downloads allowed to wait; beyond that fetch() throws DownloadQueueFull. */
+  maxQueued: number;
   /** Aborted on shutdown: running downloads stop and clean up. */
   signal?: AbortSignal;
 }
@@ -31,6 +35,13 @@ export class DownloadError extends Error {
     super(message);
     this.name = 'DownloadError';
     this.retryable = retryable;
+  }
+}
+
+export class DownloadQueueFull extends Error {
+  constructor(running: number, queued: number) {
+    super(`too many boot-file downloads (${running} running, ${queued} waiting); try again later`);
+    this.name = 'DownloadQueueFull';
   }
 }
 
@@ -79,6 +90,8 @@ export class BootFileFetcher {
   private readonly dispatcher: Dispatcher;
   private readonly agent: Agent;
   private readonly inflight = new Map<string, Promise<FetchOutcome>>();
+  private active = 0;
+  private readonly waiting: (() => void)[] = [];
 
   constructor(options: FetcherOptions) {
     this.o = options;
@@ -101,9 +114,28 @@ export class BootFileFetcher {
   fetch(url: string, dest: string): { promise: Promise<FetchOutcome>; shared: boolean } {
     const running = this.inflight.get(dest);
     if (running) return { promise: running, shared: true };
-    const promise = this.download(url, dest).finally(() => this.inflight.delete(dest));
+    if (this.active >= this.o.maxConcurrent && this.waiting.length >= this.o.maxQueued) {
+      throw new DownloadQueueFull(this.active, this.waiting.length);
+    }
+    const promise = this.slot()
+      .then(() => this.download(url, dest).finally(() => this.release()))
+      .finally(() => this.inflight.delete(dest));
     this.inflight.set(dest, promise);
     return { promise, shared: false };
+  }
+
+  private slot(): Promise<void> {
+    if (this.active < this.o.maxConcurrent) {
+      this.active++;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => this.waiting.push(resolve));
+  }
+
+  private release(): void {
+    const next = this.waiting.shift();
+    if (next) next(); // the slot passes straight to the next download
+    else this.active--;
   }
 
   async close(): Promise<void> {

@@ -15,6 +15,8 @@ export const TFTP_SETTINGS: SettingsSpec = {
   boot_file_retries: { default: 3, type: 'integer' },
   boot_file_retry_delay: { default: 10, type: 'number' },
   boot_file_max_size: { default: 4 * 1024 * 1024 * 1024, type: 'integer' },
+  boot_file_max_concurrent: { default: 8, type: 'integer' },
+  boot_file_max_queued: { default: 256, type: 'integer' },
   // Built-in read-only TFTP server (our extension, off by default).
   builtin_server: { default: false, type: 'boolean', checks: ['boolean'] },
   builtin_server_bind: { default: '0.0.0.0', type: 'string' },
@@ -36,6 +38,8 @@ export interface TftpSettings {
   bootFileRetries: number;
   bootFileRetryDelayMs: number;
   bootFileMaxSize: number;
+  bootFileMaxConcurrent: number;
+  bootFileMaxQueued: number;
   builtin: {
     enabled: boolean;
     bind: string;
@@ -69,6 +73,8 @@ export function readTftpSettings(settings: Settings, _settingsDir: string): Tftp
     bootFileRetries: num(settings, 'boot_file_retries', 0, 100),
     bootFileRetryDelayMs: num(settings, 'boot_file_retry_delay', 0, 3600) * 1000,
     bootFileMaxSize: num(settings, 'boot_file_max_size', 1, Number.MAX_SAFE_INTEGER),
+    bootFileMaxConcurrent: num(settings, 'boot_file_max_concurrent', 1, 1000),
+    bootFileMaxQueued: num(settings, 'boot_file_max_queued', 0, 100000),
     builtin: {
       enabled: settings.builtin_server === true,
       bind: String(settings.builtin_server_bind),

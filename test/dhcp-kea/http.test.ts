@@ -99,6 +99,29 @@ test('POST a reservation: the real client gets exactly that address, next-server
   assert.equal(offer.siaddr, '192.168.122.9', offer.output);
   assert.equal(offer.bootFile, 'pxelinux.0', offer.output);
 
+  // The subnet listing: the reservation as Foreman reads it, and the lease the client now holds.
+  const all = await proxy.request('GET', `/dhcp/${NET}`);
+  assert.equal(all.status, 200, all.body);
+  const listing = JSON.parse(all.body) as { reservations: Array<Record<string, unknown>>; leases: Array<Record<string, unknown>> };
+  const mine = listing.reservations.find((r) => r.mac === mac);
+  assert.deepEqual(Object.keys(mine ?? {}).slice(0, 7), ['name', 'ip', 'mac', 'subnet', 'type', 'deleteable', 'hostname']);
+  assert.deepEqual(mine, {
+    name: 'web1.example.test',
+    ip: '192.168.122.44',
+    mac,
+    subnet: `${NET}/255.255.255.0`,
+    type: 'reservation',
+    deleteable: true,
+    hostname: 'web1.example.test',
+    nextServer: '192.168.122.9',
+    filename: 'pxelinux.0',
+  });
+  const lease = listing.leases.find((l) => l.mac === mac);
+  assert.equal(lease?.ip, '192.168.122.44', all.body);
+  assert.equal(lease?.type, 'lease');
+  assert.equal(lease?.state, 'active');
+  assert.match(String(lease?.starts), /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$/);
+
   // Foreman re-posting the same reservation: 200 (the reference answers 409 here).
   const again = await proxy.request('POST', `/dhcp/${NET}`, { body: form });
   assert.equal(again.status, 200, again.body);

@@ -5,6 +5,8 @@ import { appendFile, rename, writeFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LeasesFollower, LeasesParser, type LeaseEvent } from './leases.ts';
+import { parseStatements } from './syntax.ts';
+import { leaseDecl } from './decls.ts';
 
 const LEASES = `# comment
 authoring-byte-order little-endian;
@@ -173,4 +175,38 @@ test('follower: reads only appended bytes, reloads on replace', async () => {
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+});
+
+test('property: the lease fast path agrees with the generic parser', () => {
+  const word = fc.stringMatching(/^[a-z0-9:.\/-]{1,12}$/);
+  const quoted = fc.string({ maxLength: 8 }).map((s) => JSON.stringify(s).replaceAll('\\u', 'u'));
+  const line = fc.oneof(
+    fc.constant('binding state active;'),
+    fc.constant('next binding state free;'),
+    fc.constant('starts 4 2024/01/04 10:00:00;'),
+    fc.constant('ends never;'),
+    fc.constant('ends epoch 1704362400;'),
+    fc.constant('hardware ethernet 52:54:00:AA:bb:01;'),
+    quoted.map((q) => `uid ${q};`),
+    quoted.map((q) => `client-hostname ${q};`),
+    fc.tuple(word, word).map(([a, b]) => `option ${a} ${b}, ${b};`),
+    fc.tuple(word, quoted).map(([a, q]) => `set ${a} = ${q};`),
+    fc.constant('# a comment ; } {\n'),
+  );
+  const lease = fc.tuple(fc.constantFrom('10.0.0.1', '192.168.122.7', '::1', 'bogus'), fc.array(line, { maxLength: 8 })).map(
+    ([ip, lines]) => `lease ${ip} {\n  ${lines.join('\n  ')}\n}\n`,
+  );
+  fc.assert(
+    fc.property(fc.array(lease, { maxLength: 5 }), (leases) => {
+      const text = leases.join('');
+      const fast = new LeasesParser().push(text);
+      const generic: LeaseEvent[] = [];
+      for (const s of parseStatements(text)) {
+        const l = s.block ? leaseDecl(s) : undefined;
+        if (l) generic.push({ kind: 'lease', lease: l });
+      }
+      assert.deepEqual(fast, generic);
+    }),
+    { numRuns: 500 },
+  );
 });

@@ -364,6 +364,10 @@ export class LeasesFollower {
         this.stats.bytesRead += bytesRead;
         const events = this.parser.push(buf.subarray(0, bytesRead));
         if (events.length > 0) this.opts.onEvents(events);
+        if (this.parser.errors.length > 0) {
+          for (const e of this.parser.errors) this.opts.onError?.(e);
+          this.parser.errors.length = 0;
+        }
       }
       this.offset = pos;
     } finally {

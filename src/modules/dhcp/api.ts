@@ -29,8 +29,19 @@ function json(reply: FastifyReply, body: unknown): FastifyReply {
   return reply.type('application/json').send(JSON.stringify(body));
 }
 
-export function mutationLock(): Bulkhead {
-  return new Bulkhead({ name: 'dhcp', limit: 1, queue: 512, queueTimeoutMs: 50_000 });
+const locks = new WeakMap<DhcpProvider, Bulkhead>();
+
+/**
+ * The one write slot of a provider. Keyed by the provider object because routes() runs once per
+ * listener and prefix, and every mount must share it.
+ */
+export function mutationLock(provider: DhcpProvider): Bulkhead {
+  let lock = locks.get(provider);
+  if (!lock) {
+    lock = new Bulkhead({ name: 'dhcp', limit: 1, queue: 512, queueTimeoutMs: 50_000 });
+    locks.set(provider, lock);
+  }
+  return lock;
 }
 
 /** Whether a stored reservation is the one being posted again (our 200-instead-of-409 rule). */
@@ -48,7 +59,7 @@ export function sameReservation(r: Reservation, n: NewReservation): boolean {
 export function dhcpRoutes(app: FastifyInstance, ctx: ModuleContext<DhcpProvider>): void {
   const provider = ctx.providers[0];
   if (!provider) throw new Error('dhcp: no provider configured');
-  const lock = mutationLock();
+  const lock = mutationLock(provider);
 
   const subnetOr404 = async (network: string): Promise<DhcpSubnet> => {
     const s = await provider.findSubnet(network);

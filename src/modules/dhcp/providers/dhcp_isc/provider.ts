@@ -19,7 +19,6 @@ import type {
 import { SuggestionHolds, probeAlive, searchUnusedIp } from '../../unused-ip.ts';
 import { IscStore, ipKey, type SubnetState } from './store.ts';
 import { buildStatements, resolverWithTimeouts, type ResolveA } from './statements.ts';
-import type { HostDecl } from '../../../../lib/isc/decls.ts';
 
 export interface IscProviderOptions {
   config: string;
@@ -42,7 +41,6 @@ export class IscProvider implements DhcpProvider {
   private readonly opts: IscProviderOptions;
   private store: IscStore = new IscStore([]);
   private building: IscStore | undefined;
-  private confHosts: HostDecl[] = [];
   private readonly follower: LeasesFollower;
   private readonly omapi: OmapiClient;
   private readonly holds: SuggestionHolds;
@@ -64,7 +62,6 @@ export class IscProvider implements DhcpProvider {
       onLoadStart: async () => {
         // A replaced leases file means dhcpd restarted or compacted: re-read the config too.
         const conf = await readDhcpdConf(opts.config);
-        this.confHosts = conf.hosts;
         const fresh = new IscStore(conf.subnets);
         for (const h of conf.hosts) fresh.applyHost(h, true);
         this.building = fresh;

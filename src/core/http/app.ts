@@ -27,6 +27,8 @@ export interface AppOptions {
   serverFactory: (handler: FastifyServerFactoryHandler) => Server;
 }
 
+const NOT_FOUND_BODY = Buffer.from('Requested url was not found');
+
 interface Guard {
   prefix: string;
   module: string;
@@ -54,7 +56,8 @@ function sendError(reply: FastifyReply, request: FastifyRequest, status: number,
     .code(status)
     .headers(headers)
     .header('content-type', errorContentType(request.headers.accept))
-    .send(message);
+    // A Buffer keeps fastify from appending `; charset=utf-8` to the reference's content type.
+    .send(Buffer.from(message));
 }
 
 function guardFor(guards: readonly Guard[], path: string): Guard | undefined {
@@ -144,20 +147,20 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   });
 
   app.setNotFoundHandler((_request, reply) => {
-    reply.code(404).header('content-type', 'application/json').send('Requested url was not found');
+    reply.code(404).header('content-type', 'application/json').send(NOT_FOUND_BODY);
   });
 
   const rootDeps = { records: opts.records, version: opts.version, providerCapabilities: opts.providerCapabilities };
   app.get('/features', async (_req, reply) => {
     try {
-      return reply.type('application/json').send(JSON.stringify(featuresList(rootDeps)));
+      return reply.type('application/json').send(Buffer.from(JSON.stringify(featuresList(rootDeps))));
     } catch (err) {
       throw new ProxyError(400, errorText(err));
     }
   });
   app.get('/version', async (_req, reply) => {
     try {
-      return reply.type('application/json').send(JSON.stringify(versionInfo(rootDeps)));
+      return reply.type('application/json').send(Buffer.from(JSON.stringify(versionInfo(rootDeps))));
     } catch (err) {
       throw new ProxyError(400, errorText(err));
     }
@@ -165,11 +168,11 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   if (!clientOnly) {
     // Module states are fixed after start-up; only dynamic capabilities (installed tools) can
     // change, so the body is rebuilt at most every few seconds.
-    let cached: { body: string; at: number } | undefined;
+    let cached: { body: Buffer; at: number } | undefined;
     app.get('/v2/features', async (_req, reply) => {
       try {
         const now = Date.now();
-        if (!cached || now - cached.at > 5000) cached = { body: JSON.stringify(await v2Features(rootDeps)), at: now };
+        if (!cached || now - cached.at > 5000) cached = { body: Buffer.from(JSON.stringify(await v2Features(rootDeps))), at: now };
         return reply.type('application/json').send(cached.body);
       } catch (err) {
         throw new ProxyError(500, errorText(err));

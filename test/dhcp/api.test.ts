@@ -4,7 +4,7 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFile, appendFile } from 'node:fs/promises';
+import { writeFile, appendFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startTestProxy, type TestProxy } from '../../src/core/testing.ts';
 import { freeTcpPort, removeDir, tempDir, waitFor } from '../lib/procs.ts';
@@ -197,4 +197,42 @@ test('DELETE: static records refused, missing ones fine, method override honoure
 test('leases appended to the file are picked up', async () => {
   await appendFile(join(dir, 'dhcpd.leases'), 'lease 192.168.122.160 {\n  binding state active;\n  hardware ethernet 52:54:00:00:01:60;\n}\n');
   await waitFor('appended lease visible', async () => (await proxy.request('GET', `/dhcp/${NET}/ip/192.168.122.160`)).status === 200);
+});
+
+test('a leases file replaced by dhcpd (rename over it) is reloaded', async () => {
+  const fresh = join(dir, 'dhcpd.leases.new');
+  await writeFile(fresh, 'lease 192.168.122.170 {\n  binding state active;\n  hardware ethernet 52:54:00:00:01:70;\n}\n');
+  await rename(fresh, join(dir, 'dhcpd.leases'));
+  await waitFor('rewritten leases file loaded', async () => {
+    const body = JSON.parse((await proxy.request('GET', `/dhcp/${NET}`)).body);
+    return body.leases.length === 1 && body.leases[0].ip === '192.168.122.170';
+  });
+  // dhcpd.conf hosts survive the reload; leases-file hosts are gone with the old file.
+  const names = JSON.parse((await proxy.request('GET', `/dhcp/${NET}`)).body).reservations.map((r: { name: string }) => r.name);
+  assert.deepEqual(names, ['static.example.com']);
+});
+
+test('a dhcpd.conf error fails the module with file and line, the proxy runs on', async () => {
+  const bad = await tempDir('spisc-bad');
+  try {
+    await writeFile(join(bad, 'dhcpd.conf'), 'subnet 10.0.0.0 netmask 255.0.0.0 {\n  range 10.0.0.9 10.0.0.1;\n}\n');
+    await writeFile(join(bad, 'dhcpd.leases'), '');
+    const p = await startTestProxy({
+      files: {
+        dhcp: { ':enabled': true, ':ping_free_ip': false },
+        dhcp_isc: { ':config': join(bad, 'dhcpd.conf'), ':leases': join(bad, 'dhcpd.leases') },
+      },
+    });
+    try {
+      const features = JSON.parse((await p.request('GET', '/v2/features')).body);
+      assert.equal(features.dhcp.state, 'failed');
+      const logs = await p.request('GET', '/logs');
+      assert.match(logs.body, /dhcpd\.conf:2: range 10\.0\.0\.9 10\.0\.0\.1 does not belong to subnet/);
+      assert.equal((await p.request('GET', '/dhcp')).status, 404);
+    } finally {
+      await p.close();
+    }
+  } finally {
+    await removeDir(bad);
+  }
 });

@@ -1,140 +1,16 @@
-// CLI entry: `smart-proxy [--settings DIR] [--only a,b] [--bundle NAME]`, `smart-proxy check`,
-// `--version`, `--help`. Exits non-zero with file and key named when settings are wrong.
+// Entry point. Enables Node's on-disk compile cache before anything else is loaded, so restarts
+// skip parsing and type-stripping the sources again, then runs the CLI.
 
-import { parseArgs } from 'node:util';
-import { join, resolve } from 'node:path';
-import { startProxy } from './core/runtime.ts';
-import { SettingsError } from './core/errors.ts';
-import { PROXY_VERSION } from './core/version.ts';
-import { BUNDLES, InstanceError, resolveInstance } from './core/instances.ts';
-import { loadGlobalSettings } from './core/settings/load-global.ts';
-import { discoverCatalogue } from './core/registry.ts';
-import { ModuleLoader } from './core/lifecycle.ts';
-import { LogBuffer } from './core/log-buffer.ts';
-import { silentLogger } from './core/logging.ts';
-import { modulesFor, resolveListeners } from './core/http/listeners.ts';
-import { run } from './core/spawn.ts';
+import { enableCompileCache } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
-const HELP = `Usage: smart-proxy [check] [options]
-
-Runs a Foreman Smart Proxy from settings.yml and settings.d/*.yml.
-
-Commands:
-  (none)             start the proxy
-  check              load and validate the settings, print module states, do not start
-
-Options:
-  --settings DIR     directory holding settings.yml (default /etc/foreman-proxy)
-  --only a,b         run only these modules (logs is always included)
-  --listeners a,b    open only these named listeners of settings.yml (default: all)
-  --bundle NAME      run a named bundle: ${Object.entries(BUNDLES).map(([k, v]) => `${k} (${v.join(', ')})`).join('; ')}
-  --version          print the version
-  -h, --help         this help
-`;
-
-function fail(message: string): never {
-  process.stderr.write(`smart-proxy: ${message}\n`);
-  process.exit(1);
-}
-
-function describeError(err: unknown): string {
-  if (err instanceof SettingsError || err instanceof InstanceError) return err.message;
-  if (err instanceof Error) return err.message;
-  return String(err);
-}
-
-async function check(settingsDir: string, only: string[] | undefined, bundle: string | undefined): Promise<number> {
-  const global = await loadGlobalSettings(settingsDir);
-  const catalogue = await discoverCatalogue();
-  const selected = resolveInstance({ only, bundle, known: [...catalogue.modules.keys()] });
-  const loader = new ModuleLoader({
-    catalogue,
-    global,
-    only: selected,
-    log: silentLogger,
-    signal: AbortSignal.abort(),
-    logBuffer: new LogBuffer(2, 2),
-    dryRun: true,
-  });
-  await loader.load();
-  const file = join(global.settingsDir, 'settings.yml');
-  for (const spec of resolveListeners(global, file)) modulesFor(spec, loader.records, file);
-  let bad = 0;
-  for (const r of [...loader.records.values()].sort((a, b) => a.def.name.localeCompare(b.def.name))) {
-    process.stdout.write(`${r.def.name}: ${r.state}${r.failure ? ` - ${r.failure}` : ''}\n`);
-    if (r.state === 'failed') bad++;
-  }
-  process.stdout.write(bad === 0 ? 'settings OK\n' : `${bad} module(s) would fail\n`);
-  return bad === 0 ? 0 : 1;
-}
-
-async function main(): Promise<void> {
-  let parsed;
+if (process.env.NODE_COMPILE_CACHE === undefined) {
   try {
-    parsed = parseArgs({
-      allowPositionals: true,
-      options: {
-        settings: { type: 'string' },
-        only: { type: 'string' },
-        bundle: { type: 'string' },
-        listeners: { type: 'string' },
-        version: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (err) {
-    fail(`${describeError(err)}\n\n${HELP}`);
-  }
-  const { values, positionals } = parsed;
-  if (values.help) {
-    process.stdout.write(HELP);
-    return;
-  }
-  if (values.version) {
-    process.stdout.write(`${PROXY_VERSION}\n`);
-    return;
-  }
-  const settingsDir = resolve(values.settings ?? '/etc/foreman-proxy');
-  const only = values.only?.split(',').map((s) => s.trim()).filter((s) => s !== '');
-  if (positionals.length > 1 || (positionals.length === 1 && positionals[0] !== 'check')) {
-    fail(`unknown command '${positionals.join(' ')}'\n\n${HELP}`);
-  }
-  if (positionals[0] === 'check') {
-    try {
-      process.exitCode = await check(settingsDir, only, values.bundle);
-    } catch (err) {
-      fail(describeError(err));
-    }
-    return;
-  }
-
-  let proxy;
-  try {
-    const listenerNames = values.listeners?.split(',').map((s) => s.trim()).filter((s) => s !== '');
-    proxy = await startProxy({ settingsDir, only, bundle: values.bundle, listenerNames });
-  } catch (err) {
-    fail(describeError(err));
-  }
-  const stop = (sig: string): void => {
-    proxy.log.info(`Received ${sig}`);
-    void proxy.close().then(() => process.exit(0));
-  };
-  process.once('SIGTERM', () => stop('SIGTERM'));
-  process.once('SIGINT', () => stop('SIGINT'));
-  process.on('SIGUSR1', () => {
-    proxy.logSink.reopen();
-    proxy.log.info('Reopened log file');
-  });
-  if (process.env.NOTIFY_SOCKET) {
-    // Node has no unix datagram sockets; systemd-notify needs NotifyAccess=all in the unit.
-    run('systemd-notify', ['--ready'], { timeoutMs: 5000, env: { NOTIFY_SOCKET: process.env.NOTIFY_SOCKET } }).catch(
-      (err: unknown) => proxy.log.warn(`sd_notify failed: ${describeError(err)}`),
-    );
-  }
-  // Machine-readable readiness line for supervisors and tests.
-  if (process.env.SMART_PROXY_PRINT_READY === '1') {
-    process.stdout.write(`${JSON.stringify({ ready: proxy.listeners.map((l) => ({ name: l.spec.name, addresses: l.addresses })) })}\n`);
+    enableCompileCache(join(tmpdir(), `smart-proxy-compile-cache-${process.getuid?.() ?? 0}`));
+  } catch {
+    /* an unwritable cache only costs start-up time */
   }
 }
 
-await main();
+await import('./cli.ts');

@@ -56,6 +56,16 @@ function isDelimiter(c: number): boolean {
   );
 }
 
+/** Words of lease blocks returned as shared constants instead of fresh slices. */
+const KEYWORDS_BY_LENGTH: Array<string[] | undefined> = [];
+for (const k of [
+  'lease', 'starts', 'ends', 'cltt', 'tstp', 'tsfp', 'atsfp', 'binding', 'state', 'next', 'rewind', 'hardware',
+  'ethernet', 'uid', 'client-hostname', 'active', 'free', 'backup', 'abandoned', 'expired', 'released', 'set',
+  'option', 'never', 'epoch', 'token-ring', 'reset', 'bootp', 'on', 'vendor-class-identifier',
+]) {
+  (KEYWORDS_BY_LENGTH[k.length] ??= []).push(k);
+}
+
 /**
  * The hot path of loading a leases file: `lease … { … }` blocks are lexed and applied line by
  * line without building syntax trees (a 100 000-lease file would otherwise create tens of
@@ -107,6 +117,8 @@ class FastReader {
     while (i < n && !isDelimiter(text.charCodeAt(i))) i++;
     if (i >= n) return null;
     this.pos = i;
+    const known = KEYWORDS_BY_LENGTH[i - start];
+    if (known) for (const k of known) if (text.startsWith(k, start)) return k;
     return text.slice(start, i);
   }
 
@@ -354,7 +366,7 @@ export class LeasesFollower {
         await fh.close().catch(() => undefined);
         return this.fullLoad();
       }
-      const size = this.opts.chunkBytes ?? 64 * 1024;
+      const size = this.opts.chunkBytes ?? 256 * 1024;
       const buf = Buffer.allocUnsafe(size);
       let pos = from;
       for (;;) {

@@ -8,6 +8,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { Agent } from 'undici';
 import { startTestProxy, type TestProxy } from '../../src/core/testing.ts';
 import { RedfishBackend } from '../../src/modules/bmc/backends/redfish/backend.ts';
+import { Deadline } from '../../src/modules/bmc/backends/deadline.ts';
 import { startRedfishStandIn, type RedfishStandIn } from './redfish-standin.ts';
 
 const USER = 'root';
@@ -150,7 +151,7 @@ test('vendor variants: HPE soft off pushes the button; Dell without ForceRestart
   const dell = await startRedfishStandIn({ user: USER, password: PASS, manufacturer: 'Dell Inc.', resetTypes: ['On', 'ForceOff', 'GracefulShutdown'] });
   try {
     const backend = (port: number) =>
-      new RedfishBackend({ address: { host: '127.0.0.1', port }, username: USER, password: PASS, timeoutMs: 5000, dispatcher, dellCycleDelayMs: 10 });
+      new RedfishBackend({ address: { host: '127.0.0.1', port }, username: USER, password: PASS, deadline: new Deadline(5000), dispatcher, dellCycleDelayMs: 10 });
     assert.equal(await backend(hpe.port).powerSoft(), true);
     assert.deepEqual(hpe.state.resets, ['PushPowerButton']);
     assert.equal(await backend(dell.port).powerCycle(), true);

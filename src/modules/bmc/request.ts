@@ -19,6 +19,7 @@ import { FreeipmiBackend, freeipmiCredentialProblem } from './backends/freeipmi/
 import { RedfishBackend } from './backends/redfish/backend.ts';
 import { ShellBackend } from './backends/shell/backend.ts';
 import { SshBackend } from './backends/ssh/backend.ts';
+import { Deadline } from './backends/deadline.ts';
 
 export interface BmcRuntime {
   readonly settings: BmcSettings;
@@ -144,14 +145,14 @@ export async function setupBackend(request: FastifyRequest, hostRaw: string, rt:
       keyFile: s.sshKey,
       knownHosts: s.sshKnownHosts,
       commands: s.sshCommands,
-      timeoutMs: s.timeoutMs,
+      deadline: new Deadline(s.timeoutMs),
       warn,
     });
   }
   const creds = basicCredentials(request);
   const address = parseBmcAddress(hostRaw);
   if (provider === 'redfish') {
-    return new RedfishBackend({ address, ...creds, timeoutMs: s.timeoutMs, dispatcher: rt.redfishDispatcher, warn });
+    return new RedfishBackend({ address, ...creds, deadline: new Deadline(s.timeoutMs), dispatcher: rt.redfishDispatcher, warn });
   }
   const cfg: IpmiConfig = {
     address,
@@ -159,7 +160,7 @@ export async function setupBackend(request: FastifyRequest, hostRaw: string, rt:
     ...ipmiOptions(optionsOf(p, body)),
     cipherSuite: s.cipherSuite,
     workaroundFlags: s.workaroundFlags,
-    timeoutMs: s.timeoutMs,
+    deadline: new Deadline(s.timeoutMs),
   };
   if (provider === 'freeipmi') {
     for (const field of ['username', 'password'] as const) {

@@ -3,9 +3,10 @@
 
 import { run, SpawnError, type RunResult } from '../../../core/spawn.ts';
 import { BmcError } from '../provider.ts';
+import type { Deadline } from './deadline.ts';
 
 export interface ExecOptions {
-  timeoutMs: number;
+  deadline: Deadline;
   env?: Record<string, string>;
   /** Accept these exit codes as success as long as stdout is non-empty. */
   lenientExit?: boolean;
@@ -13,15 +14,14 @@ export interface ExecOptions {
 
 export async function execTool(label: string, cmd: string, args: readonly string[], opts: ExecOptions): Promise<RunResult> {
   let res: RunResult;
+  const timeoutMs = opts.deadline.next(label);
   try {
-    res = await run(cmd, args, { timeoutMs: opts.timeoutMs, env: opts.env, maxOutputBytes: 256 * 1024 });
+    res = await run(cmd, args, { timeoutMs, env: opts.env, maxOutputBytes: 256 * 1024 });
   } catch (err) {
     if (err instanceof SpawnError) throw new BmcError(`${label}: ${err.message}`);
     throw err;
   }
-  if (res.timedOut) {
-    throw new BmcError(`${label}: no answer within ${Math.round(opts.timeoutMs / 1000)} s`);
-  }
+  if (res.timedOut) throw opts.deadline.expired(label);
   if (res.code !== 0 && !(opts.lenientExit && res.stdout.trim() !== '')) {
     const why = (res.stderr.trim() || res.stdout.trim() || `exit status ${res.code ?? res.signal}`).split('\n').slice(-3).join(' ');
     throw new BmcError(`${label}: ${why}`);

@@ -1,6 +1,7 @@
 // What both IPMI backends need for one request.
 
 import type { BmcAddress } from '../host.ts';
+import type { Deadline } from './deadline.ts';
 
 export type IpmiDriver = 'lan15' | 'lan20' | 'open';
 export type IpmiPrivilege = 'CALLBACK' | 'USER' | 'OPERATOR' | 'ADMINISTRATOR';
@@ -15,8 +16,8 @@ export interface IpmiConfig {
   readonly cipherSuite: number | undefined;
   /** FreeIPMI `workaround-flags` (our extension setting). */
   readonly workaroundFlags: string | undefined;
-  /** Deadline of each spawned command. */
-  readonly timeoutMs: number;
+  /** The request's deadline; every spawned command gets what is left of it. */
+  readonly deadline: Deadline;
 }
 
 /** Lower-case, spaces and dashes to `_`, dots and other punctuation dropped. */

@@ -4,6 +4,7 @@ import fc from 'fast-check';
 import { parseFru, parseKeyValues, parseLanPrint, parsePowerStatus, parseSensors } from './ipmitool/parse.ts';
 import { parseCheckout, parseIpmiFru, parseIpmiSensors, parseIpmipowerStatus } from './freeipmi/parse.ts';
 import { freeipmiConfig, freeipmiCredentialProblem } from './freeipmi/backend.ts';
+import { Deadline } from './deadline.ts';
 
 test('ipmitool power status', () => {
   assert.equal(parsePowerStatus('Chassis Power is on\n'), 'on');
@@ -82,7 +83,7 @@ test('freeipmi config quotes credentials and only holds what its parser can read
     privilege: 'ADMINISTRATOR',
     cipherSuite: 3,
     workaroundFlags: 'opensesspriv',
-    timeoutMs: 5000,
+    deadline: new Deadline(5000),
   });
   assert.equal(conf, 'username "ad min"\npassword "p;$(x)"\ndriver-type LAN_2_0\nprivilege-level ADMIN\ncipher-suite-id 3\nworkaround-flags opensesspriv\n');
   assert.equal(freeipmiCredentialProblem('plain pass'), undefined);

@@ -88,14 +88,15 @@ export class FreeipmiBackend extends BmcBackend {
     if (this.cfg.driver !== 'open') args.push(`--hostname=${formatAddress(this.cfg.address)}`);
     // FreeIPMI's own session timeout ends a dead BMC's call with a clear message before our
     // spawn deadline kills it.
-    args.push(`--session-timeout=${Math.max(1000, this.cfg.timeoutMs - 2000)}`);
+    const left = this.cfg.deadline.remaining();
+    args.push(`--session-timeout=${Math.max(1000, Math.floor((left - 1000) / 1000) * 1000)}`);
     return [...args, ...command];
   }
 
   private async cmd(tool: string, command: string[], lenientExit = false): Promise<string> {
     const dir = await this.workDir();
     const res = await execTool(`freeipmi ${tool}`, join(this.bin.sbin, tool), this.argv(dir, tool, command), {
-      timeoutMs: this.cfg.timeoutMs,
+      deadline: this.cfg.deadline,
       lenientExit,
     });
     return res.stdout;

@@ -51,7 +51,7 @@ export class IpmitoolBackend extends BmcBackend {
 
   private async cmd(...command: string[]): Promise<string> {
     const res = await execTool('ipmitool', this.binary, this.argv(command), {
-      timeoutMs: this.cfg.timeoutMs,
+      deadline: this.cfg.deadline,
       env: { IPMI_PASSWORD: this.cfg.password },
     });
     return res.stdout;

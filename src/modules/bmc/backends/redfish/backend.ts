@@ -7,12 +7,13 @@ import { request } from 'undici';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BmcBackend, BmcError, type BootDevice, type BootOptions, type FruKey, type LanKey } from '../../provider.ts';
 import { formatAddress, type BmcAddress } from '../../host.ts';
+import type { Deadline } from '../deadline.ts';
 
 export interface RedfishConfig {
   readonly address: BmcAddress;
   readonly username: string;
   readonly password: string;
-  readonly timeoutMs: number;
+  readonly deadline: Deadline;
   readonly dispatcher: Dispatcher;
   /** Pause between ForceOff and On when a Dell BMC cannot ForceRestart (15 s in the reference). */
   readonly dellCycleDelayMs?: number;
@@ -54,6 +55,8 @@ export class RedfishBackend extends BmcBackend {
     if (!path.startsWith('/') || path.startsWith('//')) throw new BmcError(`redfish: refusing link ${JSON.stringify(path)}`);
     const auth = Buffer.from(`${this.cfg.username}:${this.cfg.password}`).toString('base64');
     let res: Dispatcher.ResponseData;
+    const label = `redfish: ${formatAddress(this.cfg.address)}`;
+    const timeoutMs = this.cfg.deadline.next(label);
     try {
       res = await request(this.base + path, {
         method,
@@ -65,12 +68,12 @@ export class RedfishBackend extends BmcBackend {
           ...(body ? { 'content-type': 'application/json' } : {}),
         },
         body: body ? JSON.stringify(body) : undefined,
-        signal: AbortSignal.timeout(this.cfg.timeoutMs),
+        signal: AbortSignal.timeout(timeoutMs),
       });
     } catch (err) {
       const e = err as Error & { cause?: Error };
       if (e.name === 'TimeoutError' || e.name === 'AbortError') {
-        throw new BmcError(`redfish: ${formatAddress(this.cfg.address)} did not answer within ${Math.round(this.cfg.timeoutMs / 1000)} s`);
+        throw this.cfg.deadline.expired(label);
       }
       throw new BmcError(`redfish: ${method} ${path}: ${e.cause?.message ?? e.message}`);
     }

@@ -7,6 +7,7 @@ import { BmcBackend, type LanKey, type BootDevice, type BootOptions } from '../.
 import { run } from '../../../../core/spawn.ts';
 import type { BmcAddress } from '../../host.ts';
 import { findCommand } from '../../tools.ts';
+import type { Deadline } from '../deadline.ts';
 
 export interface SshCommands {
   readonly status: string;
@@ -22,7 +23,7 @@ export interface SshConfig {
   /** Our extension: a known_hosts file for the BMC hosts (else ssh's defaults). */
   readonly knownHosts: string | undefined;
   readonly commands: SshCommands;
-  readonly timeoutMs: number;
+  readonly deadline: Deadline;
   readonly warn: (message: string) => void;
 }
 
@@ -55,8 +56,9 @@ export class SshBackend extends BmcBackend {
       this.cfg.warn('bmc ssh: ssh not found on PATH');
       return false;
     }
-    const res = await run(ssh, this.argv(command), { timeoutMs: this.cfg.timeoutMs, env: { HOME: process.env.HOME ?? '/root' } });
-    if (res.timedOut) this.cfg.warn(`bmc ssh: ${this.cfg.address.host} did not answer within ${Math.round(this.cfg.timeoutMs / 1000)} s`);
+    const timeoutMs = this.cfg.deadline.next(`bmc ssh: ${this.cfg.address.host}`);
+    const res = await run(ssh, this.argv(command), { timeoutMs, env: { HOME: process.env.HOME ?? '/root' } });
+    if (res.timedOut) this.cfg.warn(`bmc ssh: ${this.cfg.address.host} did not answer within ${Math.round(this.cfg.deadline.totalMs / 1000)} s`);
     else if (res.code === 255) this.cfg.warn(`bmc ssh: ${res.stderr.trim().split('\n').pop() ?? 'connection failed'}`);
     return res.code === 0 && !res.timedOut;
   }

@@ -55,6 +55,13 @@ try {
   console.log(`baseline GET /dhcp: ${stats(base.samples)}`);
   const big = await timeGets(`${proxy.baseUrl}/dhcp/${NET}`, 20);
   console.log(`GET /dhcp/${NET} with ${COUNT} leases (${(big.bytes / 1e6).toFixed(1)} MB JSON): ${stats(big.samples)}`);
+  // Other requests while big subnet listings are being produced (the event loop must stay free).
+  let busy = true;
+  const during: number[] = [];
+  const bigs = Promise.all([0, 1, 2].map(() => timeGets(`${proxy.baseUrl}/dhcp/${NET}`, 2))).finally(() => (busy = false));
+  while (busy) during.push(...(await timeGets(`${proxy.baseUrl}/dhcp`, 1)).samples);
+  await bigs;
+  console.log(`GET /dhcp while 3 clients fetch the 50 000-record subnet: ${stats(during)}`);
   const free = await timeGets(`${proxy.baseUrl}/dhcp/${NET}/unused_ip`, 500);
   console.log(`GET /dhcp/${NET}/unused_ip, /16 with ${COUNT} in use: ${stats(free.samples)} (target < 20 ms)`);
 

@@ -39,8 +39,8 @@ export class LogSink {
         if (!options.sync) {
           // Opened synchronously so an unwritable path is detected now; writes are async from here.
           dest.end();
-          // Batch small writes: one write(2) per 16 KiB instead of one per line under load.
-          dest = pino.destination({ dest: options.logFile, sync: false, mkdir: true, append: true, minLength: 16 * 1024 });
+          // Batch small writes: one write(2) per 8 KiB instead of one per line under load.
+          dest = pino.destination({ dest: options.logFile, sync: false, mkdir: true, append: true, minLength: 8 * 1024 });
         }
       } catch (err) {
         // Reference behaviour: an unopenable log file falls back to stdout.

@@ -111,7 +111,8 @@ export interface ModuleDefinition<P = unknown> {
   readonly start?: (ctx: ModuleContext<P>) => void | Promise<void>;
   /**
    * Register routes on an encapsulated fastify instance whose prefix is already applied for each
-   * entry of `prefixes` (the function is called once per prefix, with `prefix` set).
+   * entry of `prefixes` (the function is called once per prefix and per listener, with `prefix`
+   * set): keep state in `start`/the provider, not in `routes`.
    *
    * Request bodies: `application/x-www-form-urlencoded` arrives parsed (Rack-style, see
    * params.ts); every other content type arrives as a raw Buffer in `request.body`. Use

@@ -47,3 +47,15 @@ test('trusted_hosts: [] denies everyone', async () => {
     await p.close();
   }
 });
+
+test('a malformed URL gets a plain-text 400, not a framework JSON body', async () => {
+  const p = await startTestProxy();
+  try {
+    const r = await p.request('GET', '/logs/%zz');
+    assert.equal(r.status, 400);
+    assert.equal(r.headers['content-type'], 'application/json');
+    assert.equal(r.body, "'/logs/%zz' is not a valid url component");
+  } finally {
+    await p.close();
+  }
+});

@@ -85,6 +85,10 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     },
     serverFactory: (handler) => opts.serverFactory(handler),
     return503OnClosing: true,
+    // Malformed URLs and similar router-level rejections get the spec's plain-text error body.
+    frameworkErrors: (err, request, reply) => {
+      sendError(reply, request, (err as { statusCode?: number }).statusCode ?? 400, errorText(err));
+    },
     forceCloseConnections: 'idle',
   });
 

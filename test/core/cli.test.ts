@@ -1,0 +1,91 @@
+// The command line as an operator uses it: --version, check, fatal settings errors naming file and
+// key, and log reopening on SIGUSR1 (logrotate).
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFile, rename } from 'node:fs/promises';
+import { join } from 'node:path';
+import { tempDir, removeDir, waitFor } from '../lib/procs.ts';
+import { runProxyCli, startProxyProcess, portOf } from '../lib/proxy-process.ts';
+import { fetchUrl } from '../lib/https-client.ts';
+import { writeSettingsDir } from '../../src/core/testing.ts';
+import { PROXY_VERSION } from '../../src/core/version.ts';
+
+test('--version and --help', async () => {
+  const v = await runProxyCli(['--version']);
+  assert.equal(v.code, 0);
+  assert.equal(v.stdout.trim(), PROXY_VERSION);
+  const h = await runProxyCli(['--help']);
+  assert.equal(h.code, 0);
+  assert.match(h.stdout, /--bundle NAME/);
+});
+
+test('check: good settings exit 0, bad ones exit 1 naming file and key', async () => {
+  const dir = await tempDir('sp-cli');
+  try {
+    await writeSettingsDir(dir, { http_port: 8000, bind_host: '127.0.0.1' }, { logs: ':enabled: true\n' });
+    const ok = await runProxyCli(['check', '--settings', dir]);
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.match(ok.stdout, /^logs: running$/m);
+    assert.match(ok.stdout, /settings OK/);
+
+    await writeSettingsDir(dir, { http_port: 'eighty' });
+    const bad = await runProxyCli(['check', '--settings', dir]);
+    assert.equal(bad.code, 1);
+    assert.equal(bad.stderr.trim(), `smart-proxy: ${join(dir, 'settings.yml')}: http_port: expected an integer, got string "eighty"`);
+
+    await writeSettingsDir(dir, { http_port: 8000 }, { dns: ':enabled: true\n:dns_ttl: soon\n' });
+    const badModule = await runProxyCli(['--settings', dir]);
+    assert.equal(badModule.code, 1);
+    assert.match(badModule.stderr, /dns\.yml: dns_ttl: expected an integer, got string "soon"/);
+
+    await writeSettingsDir(dir, { http_port: 8000 }, { dns: ':enabled: true\n:use_provider: dns_nope\n' });
+    const failing = await runProxyCli(['check', '--settings', dir]);
+    assert.equal(failing.code, 1);
+    assert.match(failing.stdout, /^dns: failed - Disabling all modules in the group \['dns_nope', 'dns'\]/m);
+  } finally {
+    await removeDir(dir);
+  }
+});
+
+test('neither HTTP nor HTTPS configured: start-up aborts with the reference message', async () => {
+  const dir = await tempDir('sp-cli');
+  try {
+    await writeSettingsDir(dir, { log_file: join(dir, 'proxy.log') });
+    const r = await runProxyCli(['--settings', dir]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /Both http and https are disabled, unable to start\./);
+    const missing = await runProxyCli(['--settings', join(dir, 'nowhere')]);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /nowhere\/settings\.yml: file not found/);
+  } finally {
+    await removeDir(dir);
+  }
+});
+
+test('SIGUSR1 reopens the log file after logrotate moved it', async () => {
+  const dir = await tempDir('sp-cli');
+  const log = join(dir, 'proxy.log');
+  try {
+    await writeSettingsDir(dir, { http_port: 0, bind_host: '127.0.0.1', log_file: log });
+    const p = await startProxyProcess(['--settings', dir]);
+    try {
+      const url = `http://127.0.0.1:${portOf(p, 'http')}/features`;
+      await fetchUrl(url, { headers: { 'x-request-id': 'aaaaaaaa-before' } });
+      await waitFor('first log lines', async () => (await readFile(log, 'utf8')).includes('aaaaaaaa [I] Finished GET /features with 200'));
+      await rename(log, `${log}.1`);
+      p.child.kill('SIGUSR1');
+      await waitFor('reopen', async () => (await readFile(log, 'utf8').catch(() => '')).includes('Reopened log file'));
+      await fetchUrl(url, { headers: { 'x-request-id': 'bbbbbbbb-after' } });
+      await waitFor('lines in the new file', async () => (await readFile(log, 'utf8')).includes('bbbbbbbb [I] Started GET /features'));
+      const old = await readFile(`${log}.1`, 'utf8');
+      assert.ok(!old.includes('bbbbbbbb'), 'new lines must not go to the rotated file');
+      // The reference's layout: timestamp, 8-character request id, level initial, message.
+      assert.match(await readFile(log, 'utf8'), /^\S+ bbbbbbbb \[I\] Finished GET \/features with 200 \(\d+\.\d+ ms\)$/m);
+    } finally {
+      assert.equal(await p.stop(), 0);
+    }
+  } finally {
+    await removeDir(dir);
+  }
+});

@@ -37,6 +37,10 @@ test('create, find, conflict, delete over one connection', async () => {
       (e: unknown) => e instanceof OmapiError && e.kind === 'status' && e.result === 18,
     );
     assert.equal(await c.findHost({ mac: '52:54:00:0a:00:99' }), undefined);
+    const updated = await c.updateHost({ mac: '52:54:00:0a:00:01' }, { ip: '192.168.122.41' });
+    assert.equal(updated?.ip, '192.168.122.41');
+    assert.equal((await c.findHost({ name: 'o1.example.test' }))?.host.ip, '192.168.122.41');
+    assert.equal(await c.updateHost({ mac: '52:54:00:0a:00:98' }, { ip: '192.168.122.42' }), undefined);
     assert.equal(await c.deleteHost({ mac: '52:54:00:0a:00:01' }), true);
     assert.equal(await c.deleteHost({ mac: '52:54:00:0a:00:01' }), false);
     const leases = await readFile(env.leases, 'utf8');

@@ -161,6 +161,24 @@ export class OmapiClient {
     throw err;
   }
 
+  /**
+   * Change fields of the host found by `keys` (e.g. its ip-address or statements). Resolves the
+   * host as the server reports it after the change, or undefined when there was no such host.
+   */
+  async updateHost(keys: HostObject, changes: HostObject): Promise<HostObject | undefined> {
+    return this.exclusive(async () => {
+      const found = await this.findHostUnlocked(keys);
+      if (!found) return undefined;
+      const reply = await this.send({ op: Op.update, handle: found.handle, message: [], object: hostValues(changes) });
+      if (reply.op === Op.update) return decodeHost(reply.object);
+      const result = getValue(reply.message, 'result');
+      if (reply.op === Op.status && result && result.length === 4 && result.readUInt32BE(0) === 0) {
+        return (await this.findHostUnlocked(keys))?.host ?? { ...found.host, ...changes };
+      }
+      throw this.statusError(reply, 'update host');
+    });
+  }
+
   /** Remove the host found by the given keys. Resolves false when there was no such host. */
   async deleteHost(h: HostObject): Promise<boolean> {
     return this.exclusive(async () => {

@@ -36,6 +36,8 @@ export interface IpaStandIn {
   logins(): number;
   /** Kerberos logins accepted (a SPNEGO token carrying a ticket for HTTP/<host>). */
   kerberosLogins(): number;
+  /** JSON-RPC methods the stand-in receives but never answers (a hung IPA). */
+  readonly hang: Set<string>;
   /** Forget every session, as IPA does when they expire. */
   expireSessions(): void;
   close(): Promise<void>;
@@ -46,6 +48,7 @@ export async function startIpaStandIn(opts: { user: string; password: string; re
   const tls = await selfSignedCert(dir);
   const hosts = new Map<string, IpaHost>();
   const calls: IpaCall[] = [];
+  const hang = new Set<string>();
   const sessions = new Set<string>();
   let logins = 0;
   let kerberosLogins = 0;
@@ -152,6 +155,7 @@ export async function startIpaStandIn(opts: { user: string; password: string; re
       if (!refererOk(req)) return void res.writeHead(400).end('Missing or invalid Referer');
       const rpc = JSON.parse(text) as { method: string; params: [unknown[], Record<string, unknown>] };
       calls.push({ method: rpc.method, args: rpc.params[0], options: rpc.params[1] });
+      if (hang.has(rpc.method)) return; // never answered; closed when the stand-in stops
       res.writeHead(200, { 'content-type': 'application/json' });
       return void res.end(JSON.stringify(dispatch(rpc.method, rpc.params[0], rpc.params[1])));
     }
@@ -169,6 +173,7 @@ export async function startIpaStandIn(opts: { user: string; password: string; re
     certFile: join(dir, 'cert.pem'),
     hosts,
     calls,
+    hang,
     logins: () => logins,
     kerberosLogins: () => kerberosLogins,
     expireSessions: () => sessions.clear(),

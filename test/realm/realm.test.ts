@@ -160,6 +160,19 @@ test('a wrong password, an unverifiable certificate and a trusted CA file', asyn
   }
 });
 
+test('a hung IPA call fails the request at the ipa_timeout deadline', async () => {
+  const quick = await realmProxy({ ':ipa_timeout': 2 });
+  ipa.hang.add('host_show');
+  try {
+    const res = await quick.request('POST', '/realm/EXAMPLE.COM/', { body: { hostname: 'slow.example.com' } });
+    assert.equal(res.status, 400);
+    assert.match(res.body, /^FreeIPA host_show: /);
+  } finally {
+    ipa.hang.delete('host_show');
+    await quick.close();
+  }
+});
+
 test('without keytab_path or password the module fails with the reference message', async () => {
   const p = await startTestProxy({
     files: { realm: { ':enabled': true }, realm_freeipa: { ':principal': 'realm-proxy', ':ipa_config': join(dir, 'default.conf') } },

@@ -10,6 +10,8 @@ export interface FreeIpaRealmOptions {
   /** The IPA realm from ipa_config, or the error parsing it gave (every call then fails). */
   readonly realm: string | Error;
   readonly removeDns: boolean;
+  /** Time one realm request may take, all its IPA calls (and a login) together. */
+  readonly timeoutMs: number;
 }
 
 const failure = (err: unknown): ProxyError =>
@@ -31,10 +33,20 @@ export class FreeIpaRealm implements RealmProvider {
     if (realm.toLowerCase() !== this.o.realm.toLowerCase()) throw new ProxyError(400, `Unknown realm ${realm}`, 'realm.unknown');
   }
 
+  /** A caller for one request: every IPA call gets what is left of the request's deadline. */
+  private caller(): (method: string, args: unknown[], options?: Record<string, unknown>) => Promise<Record<string, unknown>> {
+    const end = Date.now() + this.o.timeoutMs;
+    return (method, args, options = {}) => {
+      const left = end - Date.now();
+      if (left < 50) return Promise.reject(new Error(`FreeIPA ${method}: no answer within ${Math.round(this.o.timeoutMs / 1000)} s`));
+      return this.o.client.call(method, args, options, left);
+    };
+  }
+
   /** The host entry, or undefined when IPA says it does not exist. */
-  private async find(hostname: string): Promise<Record<string, unknown> | undefined> {
+  private async find(call: ReturnType<FreeIpaRealm['caller']>, hostname: string): Promise<Record<string, unknown> | undefined> {
     try {
-      const reply = await this.o.client.call('host_show', [hostname]);
+      const reply = await call('host_show', [hostname]);
       return (reply.result ?? {}) as Record<string, unknown>;
     } catch (err) {
       if (isNotFound(err)) return undefined;
@@ -43,19 +55,20 @@ export class FreeIpaRealm implements RealmProvider {
   }
 
   async create(realm: string, req: RealmHostRequest): Promise<unknown> {
+    const call = this.caller();
     try {
       this.checkRealm(realm);
       const setattr = req.userclass === undefined ? [] : [`userclass=${req.userclass}`];
-      const host = await this.find(req.hostname);
+      const host = await this.find(call, req.hostname);
       let reply: Record<string, unknown>;
       if (host === undefined) {
-        reply = await this.o.client.call('host_add', [req.hostname], { random: true, force: true, setattr });
+        reply = await call('host_add', [req.hostname], { random: true, force: true, setattr });
       } else if (req.rebuild) {
         // A rebuilt host must enrol again: invalidate its keytab before issuing a new password.
-        if (host.has_keytab === true) await this.o.client.call('host_disable', [req.hostname]);
-        reply = await this.o.client.call('host_mod', [req.hostname], { random: true, setattr });
+        if (host.has_keytab === true) await call('host_disable', [req.hostname]);
+        reply = await call('host_mod', [req.hostname], { random: true, setattr });
       } else {
-        reply = await this.o.client.call('host_mod', [req.hostname], { setattr });
+        reply = await call('host_mod', [req.hostname], { setattr });
       }
       return reply.result ?? null;
     } catch (err) {
@@ -65,9 +78,10 @@ export class FreeIpaRealm implements RealmProvider {
   }
 
   async remove(realm: string, hostname: string): Promise<unknown> {
+    const call = this.caller();
     let host: Record<string, unknown> | undefined;
     try {
-      host = await this.find(hostname);
+      host = await this.find(call, hostname);
     } catch (err) {
       throw failure(err);
     }
@@ -76,11 +90,11 @@ export class FreeIpaRealm implements RealmProvider {
       this.checkRealm(realm);
       let reply: Record<string, unknown>;
       try {
-        reply = await this.o.client.call('host_del', [hostname], { updatedns: this.o.removeDns });
+        reply = await call('host_del', [hostname], { updatedns: this.o.removeDns });
       } catch (err) {
         if (!this.o.removeDns || err instanceof ProxyError) throw err;
         // A host without DNS records cannot have them removed: delete it without.
-        reply = await this.o.client.call('host_del', [hostname], { updatedns: false });
+        reply = await call('host_del', [hostname], { updatedns: false });
       }
       const { messages: _ignored, ...rest } = reply;
       return rest;

@@ -16,8 +16,8 @@ export class IpaFault extends Error {
   }
 }
 
-/** Obtains an `ipa_session` cookie value (`ipa_session=…`). */
-export type IpaLogin = (http: HttpClient, referer: string) => Promise<string>;
+/** Obtains an `ipa_session` cookie value (`ipa_session=…`) within `timeoutMs`. */
+export type IpaLogin = (http: HttpClient, referer: string, timeoutMs: number) => Promise<string>;
 
 export interface IpaClientOptions {
   /** https://ipa.example.com[:port] */
@@ -29,7 +29,8 @@ export interface IpaClientOptions {
 }
 
 export interface IpaClient {
-  call(method: string, args: unknown[], options?: Record<string, unknown>): Promise<Record<string, unknown>>;
+  /** One JSON-RPC call, login included when needed, within `timeoutMs`. */
+  call(method: string, args: unknown[], options: Record<string, unknown>, timeoutMs: number): Promise<Record<string, unknown>>;
   close(): Promise<void>;
 }
 
@@ -47,9 +48,10 @@ export function sessionCookie(setCookie: string | string[] | undefined): string 
 
 /** Password login (`/ipa/session/login_password`), our extension next to keytab login. */
 export function passwordLogin(user: string, password: string): IpaLogin {
-  return async (http, referer) => {
+  return async (http, referer, timeoutMs) => {
     const res = await http.request({
       method: 'POST',
+      timeoutMs,
       path: '/ipa/session/login_password',
       headers: {
         'content-type': 'application/x-www-form-urlencoded',
@@ -81,17 +83,18 @@ export function createIpaClient(opts: IpaClientOptions): IpaClient {
   let session: Promise<string> | undefined;
   let id = 0;
 
-  const login = (): Promise<string> => {
-    session ??= opts.login(http, referer).catch((err: unknown) => {
+  const login = (timeoutMs: number): Promise<string> => {
+    session ??= opts.login(http, referer, timeoutMs).catch((err: unknown) => {
       session = undefined;
       throw err;
     });
     return session;
   };
 
-  async function post(cookie: string, body: string): Promise<{ status: number; text: string }> {
+  async function post(cookie: string, body: string, end: number): Promise<{ status: number; text: string }> {
     const res = await http.request({
       method: 'POST',
+      timeoutMs: Math.max(1, end - Date.now()),
       path: '/ipa/session/json',
       headers: { 'content-type': 'application/json', accept: 'application/json', referer, cookie },
       body,
@@ -103,16 +106,22 @@ export function createIpaClient(opts: IpaClientOptions): IpaClient {
     return { status: res.status, text: await res.text(MAX_REPLY) };
   }
 
-  async function call(method: string, args: unknown[], options: Record<string, unknown> = {}): Promise<Record<string, unknown>> {
+  async function call(method: string, args: unknown[], options: Record<string, unknown>, timeoutMs: number): Promise<Record<string, unknown>> {
     const body = JSON.stringify({ method, params: [args, options], id: id++ });
+    const end = Date.now() + timeoutMs;
+    const left = (): number => {
+      const ms = end - Date.now();
+      if (ms < 50) throw new Error(`FreeIPA ${method}: no answer within the deadline`);
+      return ms;
+    };
     let reply: { status: number; text: string };
     try {
-      const used = await login();
-      reply = await post(used, body);
+      const used = await login(left());
+      reply = await post(used, body, end);
       if (reply.status === 401) {
         // Session expired or revoked: log in again once.
         if (session !== undefined && (await session.catch(() => undefined)) === used) session = undefined;
-        reply = await post(await login(), body);
+        reply = await post(await login(left()), body, end);
       }
     } catch (err) {
       if (err instanceof HttpClientError) throw new Error(`FreeIPA ${method}: ${err.message}`);

@@ -17,20 +17,19 @@ export interface KeytabLoginOptions {
   readonly verify: boolean;
   /** CA bundle for curl when verifying (IPA's /etc/ipa/ca.crt); system store when undefined. */
   readonly caFile: string | undefined;
-  readonly timeoutMs: number;
 }
 
 const CACHE_PROBLEM = 'Failed to initailize credentials cache from keytab'; // the reference's wording
 
 /** The kinit and curl argv (exported for tests). */
-export function keytabLoginArgv(o: KeytabLoginOptions, referer: string): { kinit: string[]; curl: string[] } {
+export function keytabLoginArgv(o: KeytabLoginOptions, referer: string, timeoutMs: number): { kinit: string[]; curl: string[] } {
   const tls = o.verify ? (o.caFile ? ['--cacert', o.caFile] : []) : ['--insecure'];
   return {
     kinit: ['-k', '-t', o.keytab, '--', o.principal],
     curl: [
       '--silent', '--show-error', '--negotiate', '--user', ':', '--request', 'POST',
       '--header', `Referer: ${referer}`, '--dump-header', '-', '--output', '/dev/null',
-      '--max-time', String(Math.max(1, Math.floor(o.timeoutMs / 1000))), ...tls,
+      '--max-time', String(Math.max(1, Math.floor(timeoutMs / 1000))), ...tls,
       '--', `${o.origin}/ipa/session/login_kerberos`,
     ],
   };
@@ -44,7 +43,8 @@ function krbEnv(ccache: string): Record<string, string> {
 }
 
 export function keytabLogin(o: KeytabLoginOptions): IpaLogin {
-  return async (_http, referer) => {
+  return async (_http, referer, timeoutMs) => {
+    const end = Date.now() + timeoutMs;
     const kinit = await findCommand('kinit');
     const curl = await findCommand('curl');
     if (!kinit) throw new Error(`${CACHE_PROBLEM}: kinit not found (install krb5-user)`);
@@ -52,12 +52,13 @@ export function keytabLogin(o: KeytabLoginOptions): IpaLogin {
     const dir = await mkdtemp(join(tmpdir(), 'realm-krb-'));
     try {
       const env = krbEnv(join(dir, 'ccache'));
-      const argv = keytabLoginArgv(o, referer);
-      const k = await run(kinit, argv.kinit, { timeoutMs: o.timeoutMs, env });
+      const k = await run(kinit, ['-k', '-t', o.keytab, '--', o.principal], { timeoutMs: Math.max(1, end - Date.now()), env });
       if (k.timedOut || k.code !== 0) {
         throw new Error(`${CACHE_PROBLEM}: ${k.timedOut ? 'kinit timed out' : (k.stderr || k.stdout).trim()}`);
       }
-      const c = await run(curl, argv.curl, { timeoutMs: o.timeoutMs + 1000, env });
+      const left = end - Date.now();
+      if (left < 1000) throw new Error('FreeIPA Kerberos login failed: no time left for the session request');
+      const c = await run(curl, keytabLoginArgv(o, referer, left - 500).curl, { timeoutMs: left, env });
       if (c.timedOut || c.code !== 0) {
         throw new Error(`FreeIPA Kerberos login failed: ${c.timedOut ? 'timed out' : c.stderr.trim()}`);
       }

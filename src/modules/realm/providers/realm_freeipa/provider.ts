@@ -65,7 +65,7 @@ export default defineProvider<RealmProvider>({
         login:
           password !== undefined
             ? passwordLogin(principal, password)
-            : keytabLogin({ keytab: keytab!, principal, origin: config.origin, verify, caFile, timeoutMs }),
+            : keytabLogin({ keytab: keytab!, principal, origin: config.origin, verify, caFile }),
       });
     }
     ctx.signal.addEventListener('abort', () => void client.close().catch(() => undefined), { once: true });
@@ -73,6 +73,7 @@ export default defineProvider<RealmProvider>({
       client,
       realm: config instanceof Error ? config : config.realm,
       removeDns: s.remove_dns !== false,
+      timeoutMs,
     });
   },
 });

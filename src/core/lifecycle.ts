@@ -15,7 +15,7 @@ import type {
 } from './module.ts';
 import type { GlobalSettings } from './settings/global.ts';
 import type { Logger } from './logging-types.ts';
-import type { Catalogue } from './registry.ts';
+import { loadProvider, type Catalogue } from './registry.ts';
 import type { LogBuffer } from './log-buffer.ts';
 import { readSettingsFile } from './settings/yaml.ts';
 import { coerceDeclared } from './settings/coerce.ts';
@@ -115,7 +115,7 @@ async function readAll(opts: LoadOptions): Promise<Pending[]> {
     record.settings = settings;
     record.providerIds = def.providerIds ? def.providerIds(settings) : [];
     for (const id of record.providerIds) {
-      const pdef = catalogue.providers.get(id);
+      const pdef = await loadProvider(catalogue, id);
       if (!pdef || pdef.module !== def.name) continue; // reported as a group failure later
       const pfile = join(global.settingsDirectory, `${id}.yml`);
       const praw = await readSettingsFile(pfile);

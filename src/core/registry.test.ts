@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, mkdir, writeFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { discoverCatalogue } from './registry.ts';
+import { discoverCatalogue, loadProvider } from './registry.ts';
 
 test('a module whose code does not load is reported, the others are found', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'sp-reg-'));
@@ -15,7 +15,11 @@ test('a module whose code does not load is reported, the others are found', asyn
     await writeFile(join(dir, 'bad', 'module.ts'), 'export default {{{ syntax error\n');
     const c = await discoverCatalogue(dir);
     assert.deepEqual([...c.modules.keys()], ['good']);
+    // Providers are imported only when a module selects them.
+    assert.deepEqual([...c.providers.keys()], []);
+    assert.equal((await loadProvider(c, 'good_one'))?.module, 'good');
     assert.deepEqual([...c.providers.keys()], ['good_one']);
+    assert.equal(await loadProvider(c, 'missing'), undefined);
     assert.match(c.broken?.get('bad') ?? '', /^cannot load module code: /);
   } finally {
     await rm(dir, { recursive: true, force: true });

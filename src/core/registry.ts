@@ -13,6 +13,28 @@ export interface Catalogue {
   providers: Map<string, ProviderDefinition>;
   /** Module directories whose code failed to load: reported failed, never fatal to the rest. */
   broken?: Map<string, string>;
+  /**
+   * Provider code not loaded yet, by id (the directory name). Providers are imported only when an
+   * enabled module selects them, so a disabled feature costs no start-up time or memory.
+   */
+  providerFiles?: Map<string, string>;
+}
+
+/** The provider's definition, importing its code on first use; undefined when unknown or broken. */
+export async function loadProvider(catalogue: Catalogue, id: string): Promise<ProviderDefinition | undefined> {
+  const known = catalogue.providers.get(id);
+  if (known) return known;
+  const file = catalogue.providerFiles?.get(id);
+  if (!file) return undefined;
+  catalogue.providerFiles?.delete(id);
+  try {
+    const def = await importDefault<ProviderDefinition>(file);
+    if (def.id !== id) return undefined;
+    catalogue.providers.set(id, def);
+    return def;
+  } catch {
+    return undefined; // its module then reports "following providers are not available"
+  }
 }
 
 const MODULES_DIR = fileURLToPath(new URL('../modules/', import.meta.url));
@@ -36,6 +58,7 @@ export async function discoverCatalogue(modulesDir = MODULES_DIR): Promise<Catal
   const modules = new Map<string, ModuleDefinition>();
   const providers = new Map<string, ProviderDefinition>();
   const broken = new Map<string, string>();
+  const providerFiles = new Map<string, string>();
   for (const dir of await subdirs(modulesDir)) {
     const moduleFile = join(modulesDir, dir, 'module.ts');
     if (!existsSync(moduleFile)) continue;
@@ -52,15 +75,9 @@ export async function discoverCatalogue(modulesDir = MODULES_DIR): Promise<Catal
     for (const pdir of await subdirs(providersDir)) {
       const providerFile = join(providersDir, pdir, 'provider.ts');
       if (!existsSync(providerFile)) continue;
-      let p: ProviderDefinition;
-      try {
-        p = await importDefault<ProviderDefinition>(providerFile);
-      } catch {
-        continue; // a module using it reports "following providers are not available"
-      }
-      if (providers.has(p.id)) throw new Error(`provider '${p.id}' is defined twice`);
-      providers.set(p.id, p);
+      if (providerFiles.has(pdir)) throw new Error(`provider '${pdir}' is defined twice`);
+      providerFiles.set(pdir, providerFile);
     }
   }
-  return { modules, providers, broken };
+  return { modules, providers, broken, providerFiles };
 }

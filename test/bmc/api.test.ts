@@ -49,6 +49,9 @@ test('discovery answers need no provider and no credentials', async () => {
   for (const [method, path, expected] of cases) assert.deepEqual(await jsonOf(method, path), expected, `${method} ${path}`);
   const installed = (await jsonOf('GET', '/bmc/providers/installed')) as { installed_providers: string[] };
   assert.deepEqual(installed.installed_providers.slice(-3), ['redfish', 'ssh', 'shell']);
+  // (the core caches /v2/features for a few seconds; this is the file's first call)
+  const v2 = JSON.parse((await get('/v2/features')).body) as { bmc: { capabilities: string[]; settings: unknown; state: string } };
+  assert.deepEqual(v2.bmc, { http_enabled: true, https_enabled: true, settings: {}, state: 'running', capabilities: ['freeipmi', 'ipmitool', 'redfish', 'shell', 'ssh'] });
   const head = await proxy.request('HEAD', '/bmc/providers');
   assert.equal(head.status, 200);
   assert.equal(head.body, '');
@@ -173,4 +176,17 @@ test('bad options and credentials are refused with the field named', async () =>
   const pw = await get('/bmc/10.0.0.5/chassis/power/status?bmc_provider=freeipmi', pwnl);
   assert.equal(pw.status, 400);
   assert.match(pw.body, /password/);
+});
+
+test('without ipmitool and FreeIPMI on PATH, IPMI requests are 400 and only the others are installed', async () => {
+  const saved = process.env.PATH;
+  process.env.PATH = '/nonexistent';
+  try {
+    const res = await get('/bmc/10.0.0.5/chassis/power/status?bmc_provider=ipmitool', basic);
+    assert.equal(res.status, 400);
+    assert.equal(res.body, 'No BMC providers are installed, please install at least freeipmi or ipmitool');
+    assert.deepEqual(await jsonOf('GET', '/bmc/providers/installed'), { installed_providers: ['redfish', 'ssh', 'shell'] });
+  } finally {
+    process.env.PATH = saved;
+  }
 });

@@ -83,4 +83,6 @@ test('one fact by name; unknown names are 400, null/false values 404', async () 
     assert.equal(selinux.body, 'Fact selinux not found');
   }
   assert.equal((await proxy.request('GET', '/facts/')).status, 200);
+  const v2 = JSON.parse((await proxy.request('GET', '/v2/features')).body) as Record<string, unknown>;
+  assert.deepEqual(v2.facts, { http_enabled: true, https_enabled: true, settings: {}, state: 'running', capabilities: [] });
 });

@@ -63,6 +63,8 @@ test('a new host is added with a one-time password and its userclass', async () 
   assert.ok((host.randompassword as string).length >= 8);
   assert.deepEqual(host.fqdn, ['node1.example.com']);
   assert.deepEqual(ipa.hosts.get('node1.example.com')?.userclass, ['web/prod']);
+  const v2 = JSON.parse((await proxy.request('GET', '/v2/features')).body) as Record<string, unknown>;
+  assert.deepEqual(v2.realm, { http_enabled: true, https_enabled: true, settings: { use_provider: 'realm_freeipa' }, state: 'running', capabilities: [] });
   const add = ipa.calls.find((c) => c.method === 'host_add')!;
   assert.deepEqual(add.args, ['node1.example.com']);
   assert.deepEqual(add.options, { random: true, force: true, setattr: ['userclass=web/prod'] });

@@ -36,6 +36,23 @@ test('a failing update releases the lock and leaves the file as it was', async (
   assert.equal(await readFile(f, 'utf8'), 'keep\nnext\n');
 });
 
+test('in a burst, a change that throws fails only its own caller; the others land, in order', async () => {
+  const f = join(dir, 'burst.txt');
+  const results = await Promise.allSettled([
+    updateFile(f, (c) => [`${c ?? ''}1\n`, 'one']),
+    updateFile(f, () => {
+      throw new Error('bad change');
+    }),
+    updateFile(f, (c) => [undefined, c]),
+    updateFile(f, (c) => [`${c ?? ''}3\n`, 'three']),
+  ]);
+  assert.deepEqual(
+    results.map((r) => (r.status === 'fulfilled' ? r.value : (r.reason as Error).message)),
+    ['one', 'bad change', '1\n', 'three'],
+  );
+  assert.equal(await readFile(f, 'utf8'), '1\n3\n');
+});
+
 test('an existing file keeps its mode; a new one gets the requested mode', async () => {
   const f = join(dir, 'c.txt');
   await writeFile(f, '');

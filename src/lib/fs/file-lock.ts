@@ -1,7 +1,8 @@
 // Read-modify-write of small files the proxy owns (autosign.conf, tokens.yml) without losing an
-// edit: edits of one path are queued in this process, and a `<path>.lock` file created with O_EXCL
-// keeps other processes (a second proxy instance, an operator's script using the same convention)
-// out while the new content is written atomically.
+// edit: edits of one path are queued in this process (and the edits that queue up during a write
+// go to disk together in the next one), and a `<path>.lock` file created with O_EXCL keeps other
+// processes (a second proxy instance, an operator's script using the same convention) out while
+// the new content is written atomically.
 
 import { open, readFile, stat, unlink } from 'node:fs/promises';
 import { writeFileAtomic } from './atomic.ts';
@@ -93,31 +94,81 @@ export interface UpdateOptions extends LockOptions {
   mode?: number;
 }
 
+type Change<R> = (current: string | undefined) => [next: string | undefined, result: R];
+
+interface PendingChange {
+  change: Change<unknown>;
+  options: UpdateOptions;
+  resolve: (result: unknown) => void;
+  reject: (err: unknown) => void;
+}
+
+const batches = new Map<string, PendingChange[]>();
+
+/**
+ * Apply every change queued for `path` while the previous write was running, in order, with one
+ * read, one lock and one atomic write (group commit): a burst of edits costs one fsync'd rewrite
+ * instead of one each. Each caller still gets its own result, or its own error when its change
+ * threw (its change is then skipped); a failed write fails the whole batch.
+ */
+async function drain(path: string, queue: PendingChange[]): Promise<void> {
+  while (queue.length > 0) {
+    const batch = queue.splice(0);
+    const options = batch[0].options;
+    try {
+      const outcomes = await withFileLock(
+        path,
+        async () => {
+          let current: string | undefined;
+          let mode = options.mode ?? 0o644;
+          try {
+            current = await readFile(path, 'utf8');
+            mode = (await stat(path)).mode & 0o7777;
+          } catch (err) {
+            if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+          }
+          let text = current;
+          const results = batch.map((p) => {
+            try {
+              const [next, result] = p.change(text);
+              if (next !== undefined) text = next;
+              return { ok: true as const, result };
+            } catch (err) {
+              return { ok: false as const, err };
+            }
+          });
+          if (text !== undefined && text !== current) await writeFileAtomic(path, text, { mode });
+          return results;
+        },
+        options,
+      );
+      batch.forEach((p, i) => {
+        const o = outcomes[i];
+        if (o.ok) p.resolve(o.result);
+        else p.reject(o.err);
+      });
+    } catch (err) {
+      for (const p of batch) p.reject(err);
+    }
+  }
+  batches.delete(path);
+}
+
 /**
  * Under the lock, read `path` (undefined when missing), compute the new content and write it
- * atomically. Returning undefined from `change` leaves the file untouched. Resolves to `change`'s
- * second element, so callers can report what happened.
+ * atomically. Returning undefined from `change` leaves the content untouched. Resolves to
+ * `change`'s second element once the new content is on disk. `change` must be synchronous and
+ * pure: concurrent callers' changes may be applied together, in call order, in one write.
  */
-export async function updateFile<R>(
-  path: string,
-  change: (current: string | undefined) => [next: string | undefined, result: R],
-  options: UpdateOptions = {},
-): Promise<R> {
-  return withFileLock(
-    path,
-    async () => {
-      let current: string | undefined;
-      let mode = options.mode ?? 0o644;
-      try {
-        current = await readFile(path, 'utf8');
-        mode = (await stat(path)).mode & 0o7777;
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-      }
-      const [next, result] = change(current);
-      if (next !== undefined && next !== current) await writeFileAtomic(path, next, { mode });
-      return result;
-    },
-    options,
-  );
+export function updateFile<R>(path: string, change: Change<R>, options: UpdateOptions = {}): Promise<R> {
+  return new Promise<R>((resolve, reject) => {
+    let queue = batches.get(path);
+    const start = queue === undefined;
+    if (!queue) {
+      queue = [];
+      batches.set(path, queue);
+    }
+    queue.push({ change: change as Change<unknown>, options, resolve: resolve as (r: unknown) => void, reject });
+    if (start) void drain(path, queue);
+  });
 }

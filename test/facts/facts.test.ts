@@ -16,7 +16,26 @@ after(async () => {
   await proxy?.close();
 });
 
-async function facts(): Promise<Record<string, any>> {
+interface FactsShape {
+  kernel: string;
+  kernelrelease: string;
+  processors: { count: number };
+  processorcount: number;
+  memory: { system: { total_bytes: number; total: string } };
+  os: { release: { major: string }; family: string };
+  operatingsystemmajrelease: string;
+  osfamily: string;
+  hostname: string;
+  interfaces: string;
+  networking: {
+    hostname: string;
+    primary?: string;
+    interfaces: Record<string, { mtu?: number; mac?: string; network?: string; bindings?: Array<{ address: string }> }>;
+  };
+  [legacy: string]: unknown;
+}
+
+async function facts(): Promise<FactsShape> {
   const res = await proxy.request('GET', '/facts');
   assert.equal(res.status, 200, res.body);
   assert.match(res.headers['content-type'], /^application\/json/);
@@ -59,7 +78,7 @@ test('interfaces and addresses match `ip -j addr`', async () => {
     const iface = f.networking.interfaces[link.ifname];
     assert.equal(iface.mtu, link.mtu, `${link.ifname} mtu`);
     const v4 = link.addr_info.filter((a) => a.family === 'inet').map((a) => a.local);
-    assert.deepEqual((iface.bindings ?? []).map((b: { address: string }) => b.address), v4, `${link.ifname} IPv4`);
+    assert.deepEqual((iface.bindings ?? []).map((b) => b.address), v4, `${link.ifname} IPv4`);
     if (v4.length) assert.equal(f[`ipaddress_${link.ifname}`], v4[0]);
     if (link.address && link.address !== '00:00:00:00:00:00') assert.equal(iface.mac, link.address);
   }

@@ -5,7 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -136,4 +136,13 @@ test('token provider over HTTP: token_ttl, list, revoke, validate refusals', asy
   assert.equal(tooBig.status, 413);
   const empty = await proxy.request('POST', '/puppet/ca/validate', { body: '', headers: { 'content-type': 'text/plain' } });
   assert.equal(empty.status, 404);
+
+  // A CSR posted with no Content-Type at all is read raw too.
+  const cn = 'nc.example.test';
+  const conf = join(dir, 'nc.cnf');
+  const issued = (JSON.parse((await proxy.request('POST', `/puppet/ca/autosign/${cn}`, { body: '' })).body) as { generated_token: string }).generated_token;
+  await writeFile(conf, `[req]\nprompt = no\ndistinguished_name = dn\nstring_mask = utf8only\nattributes = attrs\n[dn]\nCN = ${cn}\n[attrs]\nchallengePassword = ${issued}\n`);
+  const { stdout: pem } = await exec('openssl', ['req', '-new', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'nc.key'), '-config', conf]);
+  const ok = await proxy.request('POST', '/puppet/ca/validate', { body: pem });
+  assert.equal(ok.status, 200, ok.body);
 });

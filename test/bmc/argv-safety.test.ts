@@ -157,6 +157,19 @@ test('freeipmi: credentials go to a 0600 config file in a private dir that is re
   assert.ok(!existsSync(dirname(conf)), 'the private dir is gone after the request');
 });
 
+test('freeipmi: identify and boot-device arguments (identify cannot run against ipmi_sim)', async () => {
+  await clearRecords();
+  const auth = basic('admin', 'pw');
+  assert.equal((await proxy.request('PUT', '/bmc/10.1.2.3/chassis/identify/on?bmc_provider=freeipmi', { headers: auth })).status, 200);
+  assert.equal((await proxy.request('PUT', '/bmc/10.1.2.3/chassis/identify/off?bmc_provider=freeipmi', { headers: auth })).status, 200);
+  const identify = (await argvOf('ipmi-chassis')).map((a) => a[a.length - 1]).sort();
+  assert.deepEqual(identify, ['--chassis-identify=FORCE', '--chassis-identify=TURN-OFF']);
+  const boot = await proxy.request('PUT', '/bmc/10.1.2.3/chassis/config/bootdevice/bios;reboot?bmc_provider=freeipmi&persistent=1', { headers: auth });
+  assert.deepEqual(JSON.parse(boot.body), { action: 'bios;reboot', result: true });
+  const [argv] = await argvOf('ipmi-chassis-config');
+  assert.deepEqual(argv.slice(-3), ['--commit', '--key-pair=Chassis_Boot_Flags:Boot_Device=BIOS-SETUP', '--key-pair=Chassis_Boot_Flags:Boot_Flags_Persistent=Yes']);
+});
+
 test('freeipmi: credentials its config file cannot hold are refused before any spawn', async () => {
   await clearRecords();
   for (const [user, pass, field] of [['admin', 'pw#x', 'password'], ['admin', 'a"b', 'password'], ['ad\\min', 'pw', 'username']]) {

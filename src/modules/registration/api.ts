@@ -4,13 +4,13 @@
 
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { TLSSocket } from 'node:tls';
-import { finished } from 'node:stream/promises';
 import { ProxyError, errorText } from '../../core/errors.ts';
 import type { Logger } from '../../core/logging-types.ts';
 import type { ModuleContext } from '../../core/module.ts';
 import type { ParamValue } from '../../core/params.ts';
 import { buildQuery, forwardedHeaders, upstreamAccept } from '../../lib/http/forwarding.ts';
-import { bodyBytes, keepRawFormBodies, requestParams } from './request-data.ts';
+import { abortOnClientGone, streamSuccess } from '../templates/relay.ts';
+import { bodyBytes, keepRawFormBodies, requestParams } from '../templates/request-data.ts';
 import { upstreamOf, type Upstream } from './upstream.ts';
 
 const HTML = 'text/html;charset=utf-8';
@@ -55,15 +55,6 @@ function outgoing(request: FastifyRequest, url: string): Outgoing {
   return { query: withUrl(), contentType: 'application/json', body: bodyBytes(request) };
 }
 
-function clientGone(request: FastifyRequest, reply: FastifyReply): AbortSignal {
-  const ac = new AbortController();
-  reply.raw.once('close', () => {
-    if (!reply.raw.writableFinished) ac.abort(new Error('client went away'));
-  });
-  request.raw.once('aborted', () => ac.abort(new Error('client went away')));
-  return ac.signal;
-}
-
 async function relay(request: FastifyRequest, reply: FastifyReply, up: Upstream, log: Logger): Promise<FastifyReply> {
   const url = up.registrationUrl ?? proxyBaseUrl(request);
   const out = outgoing(request, url);
@@ -72,23 +63,14 @@ async function relay(request: FastifyRequest, reply: FastifyReply, up: Upstream,
   const headers = forwardedHeaders(request.headers, { drop: ['accept'] });
   headers['accept'] = upstreamAccept(request.headers.accept);
   headers['content-type'] = out.contentType;
-  const signal = clientGone(request, reply);
+  const signal = abortOnClientGone(request, reply);
   const method = request.method === 'POST' ? 'POST' : 'GET';
 
   return up.bulkhead.run(async () => {
     if (signal.aborted) return reply;
     const res = await client.request({ method, path: `/register?${out.query}`, headers, body: out.body, signal });
-    if (res.status >= 200 && res.status < 300) {
-      reply.code(200).header('content-type', HTML);
-      const length = res.headers['content-length'];
-      const encoding = res.headers['content-encoding'];
-      if (typeof encoding === 'string') reply.header('content-encoding', encoding);
-      else if (typeof length === 'string') reply.header('content-length', length);
-      reply.send(res.body);
-      // the slot is held until Foreman's body is through: the cap counts real upstream work
-      await finished(res.body).catch(() => undefined);
-      return reply;
-    }
+    // resolves when Foreman's body is through: the slot is held for the real upstream work
+    if (res.status >= 200 && res.status < 300) return streamSuccess(reply, res);
     const type = res.headers['content-type'];
     const typeText = Array.isArray(type) ? type.join(', ') : type;
     if (typeText === undefined) {

@@ -3,7 +3,6 @@
 // answer back (200 for 200/201, its status otherwise).
 
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { finished } from 'node:stream/promises';
 import { ProxyError, errorText } from '../../core/errors.ts';
 import type { ModuleContext } from '../../core/module.ts';
 import type { ParamValue, Params } from '../../core/params.ts';
@@ -17,6 +16,7 @@ import {
   rubyInspect,
 } from '../../lib/http/forwarding.ts';
 import { upstreamAccept } from '../../lib/http/forwarding.ts';
+import { abortOnClientGone, streamSuccess } from './relay.ts';
 import { bodyBytes, keepRawFormBodies, requestParams } from './request-data.ts';
 import { upstreamOf, type Upstream } from './upstream.ts';
 
@@ -40,15 +40,6 @@ function upstreamOptions(params: Params, templateUrl: string): [string, ParamVal
   for (const [k, v] of Object.entries(params)) if (!NOT_RELAYED.has(k) && k !== 'url') out.push([k, v]);
   out.push(['url', templateUrl]);
   return out;
-}
-
-function abortOnClientGone(request: FastifyRequest, reply: FastifyReply): AbortSignal {
-  const ac = new AbortController();
-  reply.raw.once('close', () => {
-    if (!reply.raw.writableFinished) ac.abort(new Error('client went away'));
-  });
-  request.raw.once('aborted', () => ac.abort(new Error('client went away')));
-  return ac.signal;
 }
 
 async function relay(request: FastifyRequest, reply: FastifyReply, up: Upstream, spec: RelaySpec, params: Params): Promise<FastifyReply> {
@@ -90,17 +81,8 @@ async function relay(request: FastifyRequest, reply: FastifyReply, up: Upstream,
     } catch (err) {
       throw fail(spec.failureStatus, errorText(err));
     }
-    if (res.status === 200 || res.status === 201) {
-      reply.code(200).header('content-type', 'text/html;charset=utf-8');
-      const length = res.headers['content-length'];
-      const encoding = res.headers['content-encoding'];
-      if (typeof encoding === 'string') reply.header('content-encoding', encoding);
-      else if (typeof length === 'string') reply.header('content-length', length);
-      reply.send(res.body);
-      // hold the Foreman slot until the body is through, so the cap counts real upstream work
-      await finished(res.body).catch(() => undefined);
-      return reply;
-    }
+    // resolves when the body is through: the Foreman slot is held for the real upstream work
+    if (res.status === 200 || res.status === 201) return streamSuccess(reply, res);
     await res.dump();
     throw fail(
       spec.always ? spec.failureStatus : res.status,

@@ -1,7 +1,8 @@
 // What a relayed request carries: its Rack-style params and its body exactly as received. The
 // core parses form bodies into params and drops the bytes, but a relay must forward the body
-// verbatim (a host posting a log with curl -d sends it labelled as a form), so the module's own
-// scope keeps both.
+// verbatim (a host posting a log with curl -d sends it labelled as a form, `POST /register` relays
+// a form body as is), so the relaying module's own scope keeps both. Also used by registration,
+// which requires templates.
 
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { parseRackQuery, type Params } from '../../core/params.ts';

@@ -135,6 +135,14 @@ test('ipmitool: option-looking and shell-looking credentials are single argv ite
   }
 });
 
+test('ipmitool: an empty password is no password, not an -E without one', async () => {
+  await clearRecords();
+  const res = await proxy.request('GET', '/bmc/10.1.2.3/chassis/power/status?bmc_provider=ipmitool', { headers: basic('admin', '') });
+  assert.equal(res.status, 200, res.body);
+  const [argv] = await argvOf('ipmitool');
+  assert.deepEqual(argv, ['-I', 'lanplus', '-H', '10.1.2.3', '-U', 'admin', 'power', 'status']);
+});
+
 test('freeipmi: credentials go to a 0600 config file in a private dir that is removed afterwards', async () => {
   await clearRecords();
   const res = await proxy.request('GET', '/bmc/10.1.2.3/chassis/power/status?bmc_provider=freeipmi', {

@@ -42,7 +42,9 @@ export class IpmitoolBackend extends BmcBackend {
     if (c.driver !== 'open') {
       args.push('-H', c.address.host);
       if (c.address.port !== undefined) args.push('-p', String(c.address.port));
-      args.push('-U', c.username, '-E');
+      // -E reads IPMI_PASSWORD; ipmitool refuses an empty one, and without -E/-P it uses none.
+      args.push('-U', c.username);
+      if (c.password !== '') args.push('-E');
       if (c.cipherSuite !== undefined && c.driver === 'lan20') args.push('-C', String(c.cipherSuite));
     }
     if (c.privilege !== undefined) args.push('-L', c.privilege);

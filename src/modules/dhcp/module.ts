@@ -1,7 +1,6 @@
 // The DHCP module (spec dhcp.md): subnets, reservations and leases of one DHCP backend.
 
 import { defineModule } from '../../core/module.ts';
-import { dhcpRoutes } from './api.ts';
 import type { DhcpProvider } from './provider.ts';
 
 export default defineModule<DhcpProvider>({
@@ -17,5 +16,6 @@ export default defineModule<DhcpProvider>({
   },
   providerIds: (settings) => [String(settings.use_provider)],
   exposedSettings: ['use_provider'],
-  routes: dhcpRoutes,
+  // Loaded on first mount so a disabled module costs no start-up time or memory.
+  routes: async (app, ctx) => (await import('./api.ts')).dhcpRoutes(app, ctx),
 });

@@ -3,7 +3,7 @@
 
 import { Bulkhead } from '../../core/bulkhead.ts';
 import { defineModule, type ModuleContext } from '../../core/module.ts';
-import { dnsRoutes, type DnsRuntime } from './api.ts';
+import type { DnsRuntime } from './api.ts';
 import type { DnsProvider } from './provider.ts';
 
 // routes() runs once per prefix and listener; one bulkhead must cover all of them.
@@ -35,7 +35,8 @@ export default defineModule<DnsProvider>({
   start: (ctx) => {
     runtimeFor(ctx);
   },
-  routes: (app, ctx) => {
-    dnsRoutes(app, runtimeFor(ctx));
+  // Loaded on first mount so a disabled module costs no start-up time or memory.
+  routes: async (app, ctx) => {
+    (await import('./api.ts')).dnsRoutes(app, runtimeFor(ctx));
   },
 });

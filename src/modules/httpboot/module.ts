@@ -3,7 +3,6 @@
 
 import { defineModule, type EnabledValue, type Settings } from '../../core/module.ts';
 import type { GlobalSettings } from '../../core/settings/global.ts';
-import { httpbootRoutes } from './api.ts';
 
 /** Spec README §3.6: the ports Foreman should use, null where the module is not mounted. */
 export function computeHttpbootSettings(settings: Settings, global: GlobalSettings, enabled: EnabledValue): Settings {
@@ -20,5 +19,6 @@ export default defineModule({
   settings: { root_dir: { default: '/var/lib/tftpboot', type: 'string' } },
   computeSettings: computeHttpbootSettings,
   exposedSettings: ['http_port', 'https_port'],
-  routes: httpbootRoutes,
+  // Loaded on first mount so a disabled module costs no start-up time or memory.
+  routes: async (app, ctx, prefix) => (await import('./api.ts')).httpbootRoutes(app, ctx, prefix),
 });

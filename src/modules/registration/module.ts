@@ -3,8 +3,6 @@
 // authorization (the host authenticates to Foreman with its Bearer token, which is relayed).
 
 import { defineModule } from '../../core/module.ts';
-import { registrationRoutes } from './api.ts';
-import { startUpstream } from './upstream.ts';
 
 export default defineModule({
   name: 'registration',
@@ -26,6 +24,7 @@ export default defineModule({
     return typeof url === 'string' && url.endsWith('/') ? { ...settings, registration_url: url.slice(0, -1) } : settings;
   },
   exposedSettings: ['registration_url'],
-  start: startUpstream,
-  routes: (app, ctx) => registrationRoutes(app, ctx),
+  // Code is loaded when the module starts, so a disabled module costs no start-up time or memory.
+  start: async (ctx) => (await import('./upstream.ts')).startUpstream(ctx),
+  routes: async (app, ctx) => (await import('./api.ts')).registrationRoutes(app, ctx),
 });

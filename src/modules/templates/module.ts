@@ -2,8 +2,6 @@
 // the proxy. Client audience, no authorization, as in the reference.
 
 import { defineModule } from '../../core/module.ts';
-import { unattendedRoutes, userdataRoutes } from './api.ts';
-import { startUpstream } from './upstream.ts';
 
 export default defineModule({
   name: 'templates',
@@ -22,6 +20,11 @@ export default defineModule({
   // The reference checks foreman_url in its legacy init hook: the failure is recorded but the
   // module stays running (and every relayed request then fails).
   softCheck: (ctx) => (ctx.global.foremanUrl === null ? 'missing :foreman_url: from configuration.' : undefined),
-  start: startUpstream,
-  routes: (app, ctx, prefix) => (prefix === '/userdata' ? userdataRoutes(app, ctx) : unattendedRoutes(app, ctx)),
+  // Code is loaded when the module starts, so a disabled module costs no start-up time or memory.
+  start: async (ctx) => (await import('./upstream.ts')).startUpstream(ctx),
+  routes: async (app, ctx, prefix) => {
+    const api = await import('./api.ts');
+    if (prefix === '/userdata') api.userdataRoutes(app, ctx);
+    else api.unattendedRoutes(app, ctx);
+  },
 });

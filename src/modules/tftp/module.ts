@@ -2,9 +2,7 @@
 // and optionally serves that root itself with the built-in TFTP server.
 
 import { defineModule } from '../../core/module.ts';
-import { tftpRoutes } from './api.ts';
 import { TFTP_SETTINGS, readTftpSettings } from './settings.ts';
-import { startBuiltinServer } from './builtin.ts';
 
 export default defineModule({
   name: 'tftp',
@@ -15,7 +13,8 @@ export default defineModule({
   exposedSettings: ['tftp_servername'],
   start: async (ctx) => {
     readTftpSettings(ctx.settings, ctx.global.settingsDir); // range errors fail the module here
-    await startBuiltinServer(ctx);
+    await (await import('./builtin.ts')).startBuiltinServer(ctx);
   },
-  routes: tftpRoutes,
+  // Loaded on first mount so a disabled module costs no start-up time or memory.
+  routes: async (app, ctx) => (await import('./api.ts')).tftpRoutes(app, ctx),
 });

@@ -18,9 +18,10 @@ import {
   startDaemon,
   stopDaemon,
   tempDir,
-  waitFor,
+  waitForDaemon,
   type Daemon,
 } from '../lib/procs.ts';
+import { createVethLab, deleteNamespaces, ip } from '../lib/netns.ts';
 
 export const SUBNET = '192.168.122.0';
 export const NETMASK = '255.255.255.0';
@@ -89,10 +90,6 @@ function isSocket(path: string): boolean {
   }
 }
 
-async function ip(...args: string[]): Promise<void> {
-  await execFileP('ip', args, { timeout: 15_000 });
-}
-
 export interface LabOptions {
   /** Extra keys merged into the Dhcp4 object. */
   dhcp4?: Record<string, unknown>;
@@ -118,7 +115,7 @@ async function sweepAbandonedNamespaces(): Promise<void> {
       /* owner gone */
     }
     const pids = await execFileP('ip', ['netns', 'pids', m[1]], { timeout: 15_000 }).catch(() => ({ stdout: 'x' }));
-    if (pids.stdout.trim() === '') await ip('netns', 'del', m[1]).catch(() => undefined);
+    if (pids.stdout.trim() === '') await ip(['netns', 'del', m[1]]).catch(() => undefined);
   }
 }
 
@@ -143,20 +140,12 @@ export async function startKeaLab(options: LabOptions = {}): Promise<KeaLab> {
     if (daemons.agent && !daemons.agent.exited) tryCont(daemons.agent.pid);
     await stopDaemon(daemons.agent).catch(() => undefined);
     await stopDaemon(daemons.dhcp4).catch(() => undefined);
-    for (const ns of createdNs.reverse()) await ip('netns', 'del', ns).catch(() => undefined);
+    await deleteNamespaces(createdNs.reverse());
     await removeDir(dir).catch(() => undefined);
   };
 
   try {
-    for (const ns of [nsServer, nsClient]) {
-      await ip('netns', 'add', ns);
-      createdNs.push(ns);
-      await ip('-n', ns, 'link', 'set', 'lo', 'up');
-    }
-    await ip('link', 'add', ifServer, 'netns', nsServer, 'type', 'veth', 'peer', 'name', ifClient, 'netns', nsClient);
-    await ip('-n', nsServer, 'addr', 'add', `${SERVER_IP}/24`, 'dev', ifServer);
-    await ip('-n', nsServer, 'link', 'set', ifServer, 'up');
-    await ip('-n', nsClient, 'link', 'set', ifClient, 'up');
+    await createVethLab({ nsServer, nsClient, ifServer, ifClient, serverCidr: `${SERVER_IP}/24` }, createdNs);
 
     const sock = join(dir, 'k4.sock');
     const dhcp4ConfigFile = join(dir, 'kea-dhcp4.conf');
@@ -239,13 +228,11 @@ export async function startKeaLab(options: LabOptions = {}): Promise<KeaLab> {
     const startDhcp4 = async (): Promise<void> => {
       const d = startDaemon('kea-dhcp4', 'ip', ['netns', 'exec', nsServer, keaDhcp4, '-c', dhcp4ConfigFile], dir, env);
       daemons.dhcp4 = d;
-      await waitFor('kea-dhcp4 control socket', () => {
-        if (d.exited) throw new Error(`kea-dhcp4 exited:\n${d.log()}`);
-        return isSocket(sock);
-      }, 20_000);
+      await waitForDaemon(d, 'kea-dhcp4 control socket', () => isSocket(sock), 20_000);
     };
     await startDhcp4();
-    daemons.agent = startDaemon('kea-ctrl-agent', keaAgent, ['-c', agentConf], dir, env);
+    const agentDaemon = startDaemon('kea-ctrl-agent', keaAgent, ['-c', agentConf], dir, env);
+    daemons.agent = agentDaemon;
 
     const url = `${options.tls ? 'https' : 'http'}://127.0.0.1:${port}/`;
     const dispatcher = tlsFiles
@@ -265,10 +252,7 @@ export async function startKeaLab(options: LabOptions = {}): Promise<KeaLab> {
       const data = (await res.body.json()) as unknown;
       return (Array.isArray(data) ? data[0] : data) as { result: number; text?: string; arguments?: unknown };
     };
-    await waitFor('kea-ctrl-agent', async () => {
-      if (daemons.agent?.exited) throw new Error(`kea-ctrl-agent exited:\n${daemons.agent.log()}`);
-      return (await agent('version-get')).result === 0;
-    }, 20_000, 200);
+    await waitForDaemon(agentDaemon, 'kea-ctrl-agent', async () => (await agent('version-get')).result === 0, 20_000, 200);
 
     const script = join(dir, 'udhcpc.sh');
     await writeFile(
@@ -278,7 +262,7 @@ export async function startKeaLab(options: LabOptions = {}): Promise<KeaLab> {
     await chmod(script, 0o755);
 
     const dhcpClient = async (mac: string): Promise<DhcpOffer> => {
-      await ip('-n', nsClient, 'link', 'set', ifClient, 'address', mac);
+      await ip(['-n', nsClient, 'link', 'set', ifClient, 'address', mac]);
       let out = '';
       let code = 0;
       try {

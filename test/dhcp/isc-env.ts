@@ -7,6 +7,7 @@ import { randomBytes, randomInt } from 'node:crypto';
 import { writeFile, mkdir, readFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { createVethLab, deleteNamespaces, ip } from '../lib/netns.ts';
 import {
   execFileP,
   freeTcpPort,
@@ -16,6 +17,7 @@ import {
   stopDaemon,
   tempDir,
   waitFor,
+  waitForDaemon,
   sleep,
   type Daemon,
 } from '../lib/procs.ts';
@@ -51,9 +53,8 @@ export interface IscEnvOptions {
   keyAlgorithm?: string;
 }
 
-async function ip(args: string[]): Promise<void> {
-  await execFileP('ip', args, { timeout: 10_000 });
-}
+/** Deadline of each `ip` call setting up the namespaces. */
+const IP_TIMEOUT_MS = 10_000;
 
 export async function startIscEnv(opts: IscEnvOptions = {}): Promise<IscEnv> {
   requireCommand('dhcpd');
@@ -81,14 +82,7 @@ export async function startIscEnv(opts: IscEnvOptions = {}): Promise<IscEnv> {
     for (const pid of clients) await killByPid(pid, 'dhclient');
     await stopDaemon(forwarder);
     await stopDaemon(dhcpd);
-    for (const ns of namespaces) {
-      for (let i = 0; i < 50; i++) {
-        const { stdout } = await execFileP('ip', ['netns', 'pids', ns]).catch(() => ({ stdout: '' }));
-        if (stdout.trim() === '') break;
-        await sleep(100);
-      }
-      await execFileP('ip', ['netns', 'del', ns]).catch(() => undefined);
-    }
+    await deleteNamespaces(namespaces);
     await removeDir(dir);
   };
 
@@ -122,15 +116,11 @@ export async function startIscEnv(opts: IscEnvOptions = {}): Promise<IscEnv> {
     await mkdir(join(dir, 'client'));
     await execFileP('dhcpd', ['-t', '-q', '-cf', conf], { timeout: 10_000 });
 
-    for (const ns of [nsServer, nsClient]) {
-      await ip(['netns', 'add', ns]);
-      namespaces.push(ns);
-      await ip(['-n', ns, 'link', 'set', 'lo', 'up']);
-    }
-    await ip(['link', 'add', srvIf, 'netns', nsServer, 'type', 'veth', 'peer', 'name', clientIf, 'netns', nsClient]);
-    await ip(['-n', nsServer, 'addr', 'replace', '192.168.122.1/24', 'dev', srvIf]);
-    await ip(['-n', nsServer, 'link', 'set', srvIf, 'up']);
-    await ip(['-n', nsClient, 'link', 'set', clientIf, 'up']);
+    await createVethLab(
+      { nsServer, nsClient, ifServer: srvIf, ifClient: clientIf, serverCidr: '192.168.122.1/24' },
+      namespaces,
+      IP_TIMEOUT_MS,
+    );
   } catch (e) {
     await close();
     throw e;
@@ -149,22 +139,16 @@ export async function startIscEnv(opts: IscEnvOptions = {}): Promise<IscEnv> {
     clientIf,
     dhcpd: () => dhcpd,
     async startDhcpd() {
-      dhcpd = startDaemon(
+      const daemon = startDaemon(
         'dhcpd',
         'ip',
         ['netns', 'exec', nsServer, 'dhcpd', '-4', '-f', '-d', '-cf', conf, '-lf', leases, '-pf', join(dir, 'dhcpd.pid'), srvIf],
         dir,
       );
-      await waitFor(
-        'dhcpd OMAPI listening',
-        async () => {
-          if (dhcpd?.exited) throw new Error(`dhcpd exited:\n${dhcpd.log()}`);
-          const { stdout } = await execFileP('ip', ['netns', 'exec', nsServer, 'ss', '-Hltn', 'sport = :7911']);
-          return stdout.includes('LISTEN');
-        },
-        20_000,
-      ).catch((e: Error) => {
-        throw new Error(`${e.message}\n${dhcpd?.log() ?? ''}`);
+      dhcpd = daemon;
+      await waitForDaemon(daemon, 'dhcpd OMAPI listening', async () => {
+        const { stdout } = await execFileP('ip', ['netns', 'exec', nsServer, 'ss', '-Hltn', 'sport = :7911']);
+        return stdout.includes('LISTEN');
       });
       if (!forwarder || forwarder.exited) {
         forwarder = startDaemon(
@@ -187,7 +171,7 @@ export async function startIscEnv(opts: IscEnvOptions = {}): Promise<IscEnv> {
       dhcpd = undefined;
     },
     async dhclient(mac: string) {
-      await ip(['-n', nsClient, 'link', 'set', clientIf, 'address', mac]);
+      await ip(['-n', nsClient, 'link', 'set', clientIf, 'address', mac], IP_TIMEOUT_MS);
       const n = randomInt(1, 1_000_000);
       const lf = join(dir, 'client', `c${n}.leases`);
       const pf = join(dir, 'client', `c${n}.pid`);

@@ -3,6 +3,7 @@
 
 import { mkdir, writeFile, copyFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { digShort } from '../lib/dig.ts';
 import {
   execFileP,
   freeUdpTcpPort,
@@ -11,7 +12,7 @@ import {
   startDaemon,
   stopDaemon,
   tempDir,
-  waitFor,
+  waitForDaemon,
   type Daemon,
 } from '../lib/procs.ts';
 import { TSIG_ALGORITHMS, type TsigAlgorithm } from '../../src/lib/dns/tsig.ts';
@@ -112,42 +113,24 @@ ${zone(ZONE, 'fwd')}${zone(REV4, 'rev4')}${zone(REV6, 'rev6')}`;
         await rm(join(dir, 'run', `${f}.jnl`), { force: true });
         await copyFile(join(dir, 'zones', f), join(dir, 'run', f));
       }
-      n.daemon = startDaemon('named', namedBin, ['-f', '-c', confFile], dir);
-      await waitFor(
+      const daemon = startDaemon('named', namedBin, ['-f', '-c', confFile], dir);
+      n.daemon = daemon;
+      await waitForDaemon(
+        daemon,
         `named on 127.0.0.1:${port}`,
         async () => {
-          if (n.daemon?.exited) throw new Error(`named exited: ${n.daemon.log()}`);
           const { stdout } = await execFileP(dig, ['+time=1', '+tries=1', '@127.0.0.1', '-p', String(port), ZONE, 'SOA', '+short']);
           return stdout.trim() !== '';
         },
         20_000,
         200,
-      ).catch((err: Error) => {
-        throw new Error(`${err.message}\n${n.daemon?.log() ?? ''}`);
-      });
+      );
     },
     async stop() {
       await stopDaemon(n.daemon);
       n.daemon = undefined;
     },
-    async dig(name, type, extra = []) {
-      const { stdout } = await execFileP(dig, [
-        '+time=2',
-        '+tries=2',
-        '+short',
-        '@127.0.0.1',
-        '-p',
-        String(port),
-        ...extra,
-        name,
-        ...(type ? [type] : []),
-      ]);
-      return stdout
-        .split('\n')
-        .map((l) => l.trim())
-        .filter((l) => l !== '' && !l.startsWith(';'))
-        .sort();
-    },
+    dig: (name, type, extra = []) => digShort(dig, port, name, type, extra),
     async cleanup() {
       await n.stop();
       await removeDir(dir);

@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { request } from 'undici';
+import { digShort } from '../lib/dig.ts';
 import {
   execFileP,
   freeTcpPort,
@@ -14,7 +15,7 @@ import {
   startDaemon,
   stopDaemon,
   tempDir,
-  waitFor,
+  waitForDaemon,
   type Daemon,
 } from '../lib/procs.ts';
 
@@ -86,18 +87,9 @@ export async function createPdns(): Promise<Pdns> {
       return { status: res.statusCode, body: await res.body.text() };
     },
     async start() {
-      p.daemon = startDaemon('pdns', bin, [`--config-dir=${dir}`], dir);
-      await waitFor(
-        `pdns_server API on 127.0.0.1:${apiPort}`,
-        async () => {
-          if (p.daemon?.exited) throw new Error(`pdns_server exited: ${p.daemon.log()}`);
-          return (await p.api('GET', '')).status === 200;
-        },
-        20_000,
-        200,
-      ).catch((err: Error) => {
-        throw new Error(`${err.message}\n${p.daemon?.log() ?? ''}`);
-      });
+      const daemon = startDaemon('pdns', bin, [`--config-dir=${dir}`], dir);
+      p.daemon = daemon;
+      await waitForDaemon(daemon, `pdns_server API on 127.0.0.1:${apiPort}`, async () => (await p.api('GET', '')).status === 200, 20_000, 200);
     },
     async stop() {
       await stopDaemon(p.daemon);
@@ -107,14 +99,7 @@ export async function createPdns(): Promise<Pdns> {
       const r = await p.api('POST', '/zones', { name: `${name}.`, kind: 'Native', nameservers: [`ns1.${name}.`] });
       if (r.status !== 201) throw new Error(`creating zone ${name}: ${r.status} ${r.body}`);
     },
-    async dig(name, type, extra = []) {
-      const { stdout } = await execFileP(dig, ['+time=2', '+tries=2', '+short', '@127.0.0.1', '-p', String(dnsPort), ...extra, name, ...(type ? [type] : [])]);
-      return stdout
-        .split('\n')
-        .map((l) => l.trim())
-        .filter((l) => l !== '' && !l.startsWith(';'))
-        .sort();
-    },
+    dig: (name, type, extra = []) => digShort(dig, dnsPort, name, type, extra),
     async cleanup() {
       await p.stop();
       await removeDir(dir);

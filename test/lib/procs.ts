@@ -150,6 +150,33 @@ export async function waitFor(
   }
 }
 
+/**
+ * Poll `ready` until the daemon just started serves. A daemon that exits first fails at once,
+ * and either failure carries the daemon's log.
+ */
+export async function waitForDaemon(
+  d: Daemon,
+  what: string,
+  ready: () => boolean | Promise<boolean>,
+  timeoutMs = 20_000,
+  intervalMs = 100,
+): Promise<void> {
+  // waitFor treats a throwing check as "not ready yet", so an exit is reported through a flag
+  let exited = false;
+  await waitFor(
+    what,
+    async () => {
+      if (d.exited) exited = true;
+      return exited || (await ready());
+    },
+    timeoutMs,
+    intervalMs,
+  ).catch((err: Error) => {
+    throw new Error(`${err.message}\n${d.log()}`);
+  });
+  if (exited) throw new Error(`${d.name} exited before ${what}:\n${d.log()}`);
+}
+
 /** Resolve a command from PATH (plus sbin dirs); throws a clear error when it is missing. */
 export function requireCommand(cmd: string): string {
   const dirs = (process.env.PATH ?? '').split(':').concat(['/usr/sbin', '/sbin', '/usr/bin', '/bin']);

@@ -1,45 +1,9 @@
 // The BMC module (spec bmc.md): power, boot device, identify, LAN, FRU, sensors. Backends are
 // chosen per request (bmc_provider), so they are internal classes, not core providers.
 
-import { Agent } from 'undici';
-import { defineModule, type ModuleContext } from '../../core/module.ts';
-import { Bulkhead } from '../../core/bulkhead.ts';
-import { registerBmcRoutes } from './api.ts';
-import { BMC_SETTINGS, readBmcSettings } from './settings.ts';
-import type { BmcRuntime } from './request.ts';
+import { defineModule } from '../../core/module.ts';
+import { BMC_SETTINGS } from './settings.ts';
 import { installedIpmiTools } from './tools.ts';
-
-// routes() runs once per prefix and listener; the pool and bulkhead must be shared by all.
-const runtimes = new WeakMap<object, BmcRuntime>();
-
-function runtimeFor(ctx: ModuleContext): BmcRuntime {
-  let rt = runtimes.get(ctx);
-  if (rt) return rt;
-  const settings = readBmcSettings(ctx.settings);
-  const agent = new Agent({
-    connections: 4,
-    keepAliveTimeout: 4_000,
-    connectTimeout: Math.min(settings.timeoutMs, 10_000),
-    headersTimeout: settings.timeoutMs,
-    bodyTimeout: settings.timeoutMs,
-    connect: { rejectUnauthorized: settings.redfishVerifySsl },
-  });
-  ctx.signal.addEventListener('abort', () => void agent.close().catch(() => undefined), { once: true });
-  rt = {
-    settings,
-    log: ctx.log,
-    signal: ctx.signal,
-    redfishDispatcher: agent,
-    bulkhead: new Bulkhead({
-      name: 'bmc',
-      limit: settings.maxConcurrent,
-      queue: settings.maxConcurrent * 4,
-      queueTimeoutMs: settings.timeoutMs,
-    }),
-  };
-  runtimes.set(ctx, rt);
-  return rt;
-}
 
 export default defineModule({
   name: 'bmc',
@@ -50,11 +14,13 @@ export default defineModule({
   exposedSettings: [],
   capabilities: ['redfish', 'shell', 'ssh'],
   dynamicCapabilities: () => installedIpmiTools(),
-  start: (ctx) => {
+  // Code is loaded when the module starts, so a disabled module costs no start-up time or memory.
+  start: async (ctx) => {
     // Validates the extension settings now, so a bad value fails the module at start-up.
-    runtimeFor(ctx);
+    (await import('./runtime.ts')).runtimeFor(ctx);
   },
-  routes: (app, ctx, prefix) => {
+  routes: async (app, ctx, prefix) => {
+    const [{ registerBmcRoutes }, { runtimeFor }] = await Promise.all([import('./api.ts'), import('./runtime.ts')]);
     registerBmcRoutes(app, runtimeFor(ctx), prefix);
   },
 });

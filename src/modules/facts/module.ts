@@ -2,13 +2,12 @@
 // shape (the reference needs the Ruby facter library; nothing external is needed here).
 
 import { defineModule } from '../../core/module.ts';
-import { factsRoutes } from './api.ts';
-import { gatherFacts, type Facts } from './gather.ts';
+import type { Facts } from './gather.ts';
 
 // Concurrent requests share one gathering; the next request after it finishes gathers afresh.
 let inflight: Promise<Facts> | undefined;
 function freshFacts(): Promise<Facts> {
-  inflight ??= gatherFacts().finally(() => {
+  inflight ??= import('./gather.ts').then((g) => g.gatherFacts()).finally(() => {
     inflight = undefined;
   });
   return inflight;
@@ -21,7 +20,8 @@ export default defineModule({
   authorize: true,
   settings: {},
   exposedSettings: [],
-  routes: (app) => {
-    factsRoutes(app, freshFacts);
+  // Loaded on first mount so a disabled module costs no start-up time or memory.
+  routes: async (app) => {
+    (await import('./api.ts')).factsRoutes(app, freshFacts);
   },
 });

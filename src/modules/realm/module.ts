@@ -3,7 +3,7 @@
 
 import { Bulkhead } from '../../core/bulkhead.ts';
 import { defineModule, type ModuleContext } from '../../core/module.ts';
-import { realmRoutes, type RealmRuntime } from './api.ts';
+import type { RealmRuntime } from './api.ts';
 import type { RealmProvider } from './provider.ts';
 
 // routes() runs once per prefix and listener; one bulkhead must cover all of them.
@@ -34,7 +34,8 @@ export default defineModule<RealmProvider>({
   start: (ctx) => {
     runtimeFor(ctx);
   },
-  routes: (app, ctx) => {
-    realmRoutes(app, runtimeFor(ctx));
+  // Loaded on first mount so a disabled module costs no start-up time or memory.
+  routes: async (app, ctx) => {
+    (await import('./api.ts')).realmRoutes(app, runtimeFor(ctx));
   },
 });

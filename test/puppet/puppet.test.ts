@@ -5,11 +5,13 @@
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmod, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Agent, request } from 'undici';
 import { startTestProxy, type TestProxy } from '../../src/core/testing.ts';
+import { makePki } from '../lib/certs.ts';
+import { fetchUrl } from '../lib/https-client.ts';
 import { execFileP, removeDir, tempDir } from '../lib/procs.ts';
 import { startPuppetServer, type PuppetServer } from './puppetserver.ts';
 
@@ -414,4 +416,92 @@ test('puppetca (token autosign): Puppet runs the policy executable, which asks t
     assert.equal((await proxy.request('POST', '/puppet/ca/autosign/*.example.test', { body: '' })).status, 400);
     assert.equal(await readFile(tokensFile, 'utf8'), before);
   });
+});
+
+test('over HTTPS as Foreman calls it: client certificate and trusted_hosts in front of both modules', async (t) => {
+  const s = ps();
+  const pkiDir = join(dir, 'pki');
+  await mkdir(pkiDir);
+  const pki = await makePki(pkiDir);
+  const foreman = await pki.client('foreman.example.com');
+  const stranger = await pki.client('intruder.example.com');
+  const proxy = await startTestProxy({
+    global: {
+      https_port: 0,
+      ssl_certificate: pki.serverCert,
+      ssl_private_key: pki.serverKey,
+      ssl_ca_file: pki.caCert,
+      trusted_hosts: ['foreman.example.com'],
+    },
+    files: {
+      puppetca: { enabled: 'https' },
+      puppetca_hostname_whitelisting: { autosignfile: join(dir, 'https-autosign.conf') },
+      puppetca_http_api: tlsFiles(s),
+      puppet: { enabled: 'https' },
+      puppet_proxy_puppet_api: tlsFiles(s),
+    },
+  });
+  t.after(() => proxy.close());
+  const https = proxy.proxy.listeners.find((l) => l.spec.scheme === 'https');
+  assert.ok(https);
+  const base = `https://127.0.0.1:${https.addresses[0].port}`;
+  const tls = { ca: pki.caCert, ...foreman };
+
+  const list = await fetchUrl(`${base}/puppet/ca`, { tls, headers: { accept: 'application/json' } });
+  assert.equal(list.status, 200, list.body);
+  assert.equal((JSON.parse(list.body) as Record<string, CertEntry>)['puppet.example.test'].state, 'valid');
+  const add = await fetchUrl(`${base}/puppet/ca/autosign/tls.example.test`, { tls, method: 'POST', body: '' });
+  assert.equal(add.status, 200, add.body);
+  const envs = await fetchUrl(`${base}/puppet/environments`, { tls });
+  assert.equal(envs.status, 200, envs.body);
+
+  for (const path of ['/puppet/ca', '/puppet/ca/autosign', '/puppet/environments']) {
+    const none = await fetchUrl(`${base}${path}`, { tls: { ca: pki.caCert } });
+    assert.equal(none.status, 403, path);
+    const other = await fetchUrl(`${base}${path}`, { tls: { ca: pki.caCert, ...stranger } });
+    assert.equal(other.status, 403, path);
+    assert.match(other.body, /^Untrusted client intruder\.example\.com/);
+  }
+  // Not mounted on plain HTTP when enabled for https only.
+  assert.equal((await proxy.request('GET', '/puppet/ca')).status, 404);
+});
+
+test('Puppet Server refusals surface as 406 with Puppet’s reason', async (t) => {
+  const s = ps();
+  const wrongCa = join(dir, 'wrong-ca.pem');
+  await execFileP('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'wrong-ca.key'), '-subj', '/CN=not the puppet ca', '-days', '1', '-out', wrongCa]);
+  const untrusting = await startTestProxy({
+    files: {
+      puppetca: { enabled: true },
+      puppetca_hostname_whitelisting: { autosignfile: join(dir, 'x.conf') },
+      puppetca_http_api: { ...tlsFiles(s), puppet_ssl_ca: wrongCa },
+    },
+  });
+  t.after(() => untrusting.close());
+  const tlsFail = await untrusting.request('GET', '/puppet/ca');
+  assert.equal(tlsFail.status, 406);
+  assert.match(tlsFail.body, /^Failed to list certificates: TLS error talking to 127\.0\.0\.1:\d+: /);
+
+  const anonymous = await startTestProxy({
+    files: {
+      puppetca: { enabled: true },
+      puppetca_hostname_whitelisting: { autosignfile: join(dir, 'x.conf') },
+      puppetca_http_api: { puppet_url: s.url, puppet_ssl_ca: s.caFile },
+      puppet: { enabled: true },
+      puppet_proxy_puppet_api: { puppet_url: s.url, puppet_ssl_ca: s.caFile },
+    },
+  });
+  t.after(() => anonymous.close());
+  const forbidden = await anonymous.request('GET', '/puppet/ca');
+  assert.equal(forbidden.status, 406);
+  assert.match(forbidden.body, /^Failed to list certificates: Failed to query Puppet CA search v1 API: 403 Forbidden request/);
+  const clean = await anonymous.request('DELETE', '/puppet/ca/x.example.test');
+  assert.equal(clean.status, 406);
+  assert.match(clean.body, /^Failed to remove certificate\(s\) for x\.example\.test: Failed to set Puppet CA certificate_status v1 API: 403 /);
+  const envs = await anonymous.request('GET', '/puppet/environments');
+  assert.equal(envs.status, 406);
+  assert.match(envs.body, /^Failed to list puppet environments: Failed to query Puppet find environments v3 API: 403 /);
+  const classes = await anonymous.request('GET', '/puppet/environments/production/classes');
+  assert.equal(classes.status, 406);
+  assert.match(classes.body, /^Failed to show puppet classes: 403 /);
 });

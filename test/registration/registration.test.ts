@@ -9,7 +9,7 @@ import { request as undiciRequest, Agent } from 'undici';
 import { startTestProxy, type TestProxy } from '../../src/core/testing.ts';
 import { startStandInForeman, type StandInForeman, type StandInReply, type RecordedRequest } from '../lib/standin-foreman.ts';
 import { tempDir, removeDir, freeTcpPort } from '../lib/procs.ts';
-import { makeTestPki, type TestPki } from '../lib/test-certs.ts';
+import { makePki, type Pki } from '../lib/certs.ts';
 
 const SNIPPET = 'echo "Internal Server Error"\nexit 1\n';
 const HTML = 'text/html;charset=utf-8';
@@ -291,10 +291,12 @@ describe('registration relay: settings and failures with a stand-in Foreman', ()
 
 describe('registration relay to a stand-in Foreman over HTTPS with client certificates', () => {
   let dir: string;
-  let pki: TestPki;
+  let pki: Pki;
+  let proxyCert: { cert: string; key: string };
   before(async () => {
     dir = await tempDir('reg-tls');
-    pki = await makeTestPki(dir);
+    pki = await makePki(dir);
+    proxyCert = await pki.client('proxy.test');
   });
   after(async () => {
     await removeDir(dir);
@@ -312,8 +314,8 @@ describe('registration relay to a stand-in Foreman over HTTPS with client certif
         ssl_ca_file: pki.caCert,
         ssl_certificate: pki.serverCert,
         ssl_private_key: pki.serverKey,
-        foreman_ssl_cert: pki.clientCert,
-        foreman_ssl_key: pki.clientKey,
+        foreman_ssl_cert: proxyCert.cert,
+        foreman_ssl_key: proxyCert.key,
         https_port: 0,
       },
       files: { ...enabled, registration: { ':enabled': true } },

@@ -8,7 +8,7 @@ import { request as httpRequest } from 'node:http';
 import { startTestProxy, type TestProxy } from '../../src/core/testing.ts';
 import { startStandInForeman, type StandInForeman, type StandInReply, type RecordedRequest } from '../lib/standin-foreman.ts';
 import { tempDir, removeDir, freeTcpPort } from '../lib/procs.ts';
-import { makeTestPki, type TestPki } from '../lib/test-certs.ts';
+import { makePki, type Pki } from '../lib/certs.ts';
 
 const TEMPLATE_URL = 'http://proxy.example.com:8000';
 const ENC_TEMPLATE_URL = 'http%3A%2F%2Fproxy.example.com%3A8000';
@@ -311,11 +311,15 @@ describe('templates relay: failures reaching the stand-in Foreman', () => {
 
 describe('templates relay to a stand-in Foreman over HTTPS with client certificates', () => {
   let dir: string;
-  let pki: TestPki;
+  let pki: Pki;
+  let proxyCert: { cert: string; key: string };
+  let otherCa: { cert: string; key: string };
   let foreman: StandInForeman;
   before(async () => {
     dir = await tempDir('tmpl-tls');
-    pki = await makeTestPki(dir);
+    pki = await makePki(dir);
+    proxyCert = await pki.client('proxy.test');
+    otherCa = await pki.otherCa();
     foreman = await startStandInForeman(() => ({ status: 200, body: 'secure template' }), {
       cert: pki.serverCert,
       key: pki.serverKey,
@@ -332,8 +336,8 @@ describe('templates relay to a stand-in Foreman over HTTPS with client certifica
       global: {
         foreman_url: `${foreman.origin}/`,
         foreman_ssl_ca: pki.caCert,
-        foreman_ssl_cert: pki.clientCert,
-        foreman_ssl_key: pki.clientKey,
+        foreman_ssl_cert: proxyCert.cert,
+        foreman_ssl_key: proxyCert.key,
       },
       files: { templates: templatesFile() },
     });
@@ -355,8 +359,8 @@ describe('templates relay to a stand-in Foreman over HTTPS with client certifica
       global: {
         foreman_url: foreman.origin,
         ssl_ca_file: pki.caCert,
-        ssl_certificate: pki.clientCert,
-        ssl_private_key: pki.clientKey,
+        ssl_certificate: proxyCert.cert,
+        ssl_private_key: proxyCert.key,
         https_port: 0,
       },
       files: { templates: templatesFile() },
@@ -374,9 +378,9 @@ describe('templates relay to a stand-in Foreman over HTTPS with client certifica
     const proxy = await startTestProxy({
       global: {
         foreman_url: foreman.origin,
-        foreman_ssl_ca: pki.otherCaCert,
-        foreman_ssl_cert: pki.clientCert,
-        foreman_ssl_key: pki.clientKey,
+        foreman_ssl_ca: otherCa.cert,
+        foreman_ssl_cert: proxyCert.cert,
+        foreman_ssl_key: proxyCert.key,
       },
       files: { templates: templatesFile() },
     });

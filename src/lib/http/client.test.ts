@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { createHttpClient, HttpClientError } from './client.ts';
 import { tempDir, removeDir, freeTcpPort } from '../../../test/lib/procs.ts';
-import { makeTestPki, type TestPki } from '../../../test/lib/test-certs.ts';
+import { makePki, type Pki } from '../../../test/lib/certs.ts';
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 
@@ -28,10 +28,14 @@ async function withServer(handler: Handler, fn: (base: string, server: Server) =
 }
 
 let dir: string;
-let pki: TestPki;
+let pki: Pki;
+let proxyCert: { cert: string; key: string };
+let otherCa: { cert: string; key: string };
 before(async () => {
   dir = await tempDir('httpc');
-  pki = await makeTestPki(dir);
+  pki = await makePki(dir);
+  proxyCert = await pki.client('proxy.test');
+  otherCa = await pki.otherCa();
 });
 after(async () => {
   await removeDir(dir);
@@ -296,7 +300,7 @@ async function withTlsServer(requireClientCert: boolean, fn: (base: string, peer
 test('https: verifies the server against the given CA', async () => {
   await withTlsServer(false, async (base) => {
     const good = createHttpClient({ baseUrl: base, verify: true, ca: readFileSync(pki.caCert), timeoutMs: 5000, connections: 1 });
-    const wrong = createHttpClient({ baseUrl: base, verify: true, ca: readFileSync(pki.otherCaCert), timeoutMs: 5000, connections: 1 });
+    const wrong = createHttpClient({ baseUrl: base, verify: true, ca: readFileSync(otherCa.cert), timeoutMs: 5000, connections: 1 });
     const none = createHttpClient({ baseUrl: base, verify: false, timeoutMs: 5000, connections: 1 });
     try {
       assert.equal(await (await good.request({ method: 'GET', path: '/' })).text(), 'secure');
@@ -319,8 +323,8 @@ test('https: presents the client certificate to a server that requires one', asy
       baseUrl: base,
       verify: true,
       ca: readFileSync(pki.caCert),
-      cert: readFileSync(pki.clientCert),
-      key: readFileSync(pki.clientKey),
+      cert: readFileSync(proxyCert.cert),
+      key: readFileSync(proxyCert.key),
       timeoutMs: 5000,
       connections: 1,
     });

@@ -23,7 +23,7 @@ export interface PuppetApiOptions {
 }
 
 export function puppetApi(o: PuppetApiOptions): PuppetProvider {
-  const bulkhead = new Bulkhead({ name: 'puppet', limit: 8, queue: 100, queueTimeoutMs: 30_000 });
+  const bulkhead = new Bulkhead({ name: 'puppet', limit: 8, queue: 100, queueTimeoutMs: 10_000 });
   const fetchClasses: ClassesFetcher = async (environment, etag) => {
     const reply = await bulkhead.run(() =>
       o.client.call('GET', `puppet/v3/environment_classes?environment=${encodeURIComponent(environment)}`, {
@@ -50,7 +50,9 @@ export function puppetApi(o: PuppetApiOptions): PuppetProvider {
   return {
     id: 'puppet_proxy_puppet_api',
     async environments() {
-      const reply = await bulkhead.run(() => o.client.call('GET', 'puppet/v3/environments', { timeoutMs: ENVIRONMENTS_TIMEOUT_MS }));
+      // Queueing counts against the same deadline, so Foreman (60 s) always gets an answer.
+      const until = Date.now() + ENVIRONMENTS_TIMEOUT_MS;
+      const reply = await bulkhead.run(() => o.client.call('GET', 'puppet/v3/environments', { timeoutMs: Math.max(1, until - Date.now()) }));
       const context = 'Failed to query Puppet find environments v3 API';
       if (reply.status !== 200) throw new Error(`${context}: ${reply.status} ${reply.body}`);
       return environmentList(parseJson(reply, context));

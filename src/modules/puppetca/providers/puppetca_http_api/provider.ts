@@ -8,8 +8,11 @@ import { certificateList } from '../../../../lib/puppet/cert-status.ts';
 import { createPuppetServerClient, parseJson, type PuppetReply, type PuppetServerClient } from '../../../../lib/puppet/server-client.ts';
 import type { CertificateProvider } from '../../provider.ts';
 
-/** The reference's read timeout; Foreman itself gives up after 60 s. */
-export const CA_TIMEOUT_MS = 55_000;
+/**
+ * Deadline of one operation (a clean is two CA calls), queueing included: Foreman gives up after
+ * 60 s, so the proxy answers before that, whatever the CA does.
+ */
+export const OPERATION_DEADLINE_MS = 55_000;
 
 class PuppetCaHttpError extends Error {
   constructor(context: string, reply: PuppetReply) {
@@ -24,9 +27,20 @@ function statusPath(certname: string): string {
 
 const JSON_BODY = { 'content-type': 'application/json' };
 
-export function puppetCaHttpApi(client: PuppetServerClient, bulkhead: Bulkhead): CertificateProvider {
-  const call = (...args: Parameters<PuppetServerClient['call']>): Promise<PuppetReply> => bulkhead.run(() => client.call(...args));
-  async function setState(certname: string, state: 'signed' | 'revoked', accepted: readonly number[]): Promise<void> {
+type Call = (method: 'GET' | 'PUT' | 'DELETE', path: string, options?: { body?: string; headers?: Record<string, string> }) => Promise<PuppetReply>;
+
+export function puppetCaHttpApi(client: PuppetServerClient, bulkhead: Bulkhead, deadlineMs = OPERATION_DEADLINE_MS): CertificateProvider {
+  /** A caller for one operation: every call gets what is left of the operation's deadline. */
+  function operation(): Call {
+    const until = Date.now() + deadlineMs;
+    return (method, path, options = {}) =>
+      bulkhead.run(() => {
+        const left = until - Date.now();
+        if (left <= 0) throw new Error(`no answer from the Puppet CA within ${deadlineMs / 1000} s`);
+        return client.call(method, path, { ...options, timeoutMs: left });
+      });
+  }
+  async function setState(call: Call, certname: string, state: 'signed' | 'revoked', accepted: readonly number[]): Promise<void> {
     const reply = await call('PUT', statusPath(certname), { body: JSON.stringify({ desired_state: state }), headers: JSON_BODY });
     if (!accepted.includes(reply.status)) throw new PuppetCaHttpError('Failed to set Puppet CA certificate_status v1 API', reply);
   }
@@ -35,17 +49,18 @@ export function puppetCaHttpApi(client: PuppetServerClient, bulkhead: Bulkhead):
     id: 'puppetca_http_api',
     async list() {
       // The last path segment is required by the API and ignored by it.
-      const reply = await call('GET', 'puppet-ca/v1/certificate_statuses/foreman');
+      const reply = await operation()('GET', 'puppet-ca/v1/certificate_statuses/foreman');
       const context = 'Failed to query Puppet CA search v1 API';
       if (reply.status !== 200) throw new PuppetCaHttpError(context, reply);
       return certificateList(parseJson(reply, context));
     },
     async sign(certname) {
-      await setState(certname, 'signed', [204]);
+      await setState(operation(), certname, 'signed', [204]);
     },
     async clean(certname) {
       // 404: no such certificate; 409: only a CSR, nothing to revoke. Both are fine for a clean.
-      await setState(certname, 'revoked', [204, 404, 409]);
+      const call = operation();
+      await setState(call, certname, 'revoked', [204, 404, 409]);
       const reply = await call('DELETE', statusPath(certname));
       if (reply.status !== 204 && reply.status !== 404) {
         throw new PuppetCaHttpError('Failed to delete Puppet CA certificate_status v1 API', reply);
@@ -72,10 +87,10 @@ export default defineProvider<CertificateProvider>({
         puppet_ssl_cert: (s.puppet_ssl_cert as string | null | undefined) ?? null,
         puppet_ssl_key: (s.puppet_ssl_key as string | null | undefined) ?? null,
       },
-      { timeoutMs: CA_TIMEOUT_MS, connections: 8 },
+      { timeoutMs: OPERATION_DEADLINE_MS, connections: 8 },
     );
     ctx.signal.addEventListener('abort', () => void client.close(), { once: true });
-    const bulkhead = new Bulkhead({ name: 'puppetca', limit: 8, queue: 100, queueTimeoutMs: 30_000 });
+    const bulkhead = new Bulkhead({ name: 'puppetca', limit: 8, queue: 100, queueTimeoutMs: 10_000 });
     return puppetCaHttpApi(client, bulkhead);
   },
 });

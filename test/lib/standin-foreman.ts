@@ -132,3 +132,25 @@ export async function startStandInForeman(handler: StandInHandler, tls?: StandIn
   };
   return self;
 }
+
+export interface GatedForeman {
+  foreman: StandInForeman;
+  /** Let every held request (and any later one) be answered. */
+  release(): void;
+  /** Resolves once the stand-in has received `count` requests. */
+  received(count: number): Promise<void>;
+}
+
+/** A stand-in Foreman that holds every request until released: a Foreman slot kept busy. */
+export async function startGatedForeman(reply: StandInReply): Promise<GatedForeman> {
+  let release: () => void = () => undefined;
+  const gate = new Promise<void>((r) => (release = r));
+  const foreman = await startStandInForeman(async () => {
+    await gate;
+    return reply;
+  });
+  const received = async (count: number): Promise<void> => {
+    while (foreman.requests.length < count) await new Promise((r) => setTimeout(r, 10));
+  };
+  return { foreman, release: () => release(), received };
+}

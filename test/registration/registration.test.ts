@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { request as undiciRequest, Agent } from 'undici';
 import { startTestProxy, type TestProxy } from '../../src/core/testing.ts';
-import { startStandInForeman, type StandInForeman, type StandInReply, type RecordedRequest } from '../lib/standin-foreman.ts';
+import { startGatedForeman, startStandInForeman, type StandInForeman, type StandInReply, type RecordedRequest } from '../lib/standin-foreman.ts';
 import { tempDir, removeDir, freeTcpPort } from '../lib/procs.ts';
 import { makePki, type Pki } from '../lib/certs.ts';
 
@@ -258,19 +258,14 @@ describe('registration relay: settings and failures with a stand-in Foreman', ()
   });
 
   test('a full queue answers 503 with Retry-After and a script that exits 1', async () => {
-    let release: () => void = () => undefined;
-    const gate = new Promise<void>((r) => (release = r));
-    const foreman = await startStandInForeman(async () => {
-      await gate;
-      return { status: 200, body: 'late' };
-    });
+    const { foreman, release, received } = await startGatedForeman({ status: 200, body: 'late' });
     const proxy = await startTestProxy({
       global: { foreman_url: foreman.origin },
       files: { ...enabled, registration: { ':enabled': true, ':upstream_concurrency': 1, ':upstream_queue': 1 } },
     });
     try {
       const first = proxy.request('GET', '/register?n=1');
-      while (foreman.requests.length === 0) await new Promise((r) => setTimeout(r, 10));
+      await received(1);
       // the slot is taken; of two more, one waits in the queue (size 1) and one is refused
       const pending = [proxy.request('GET', '/register?n=2'), proxy.request('GET', '/register?n=3')];
       const refused = await Promise.race(pending.map((p) => p.then((r) => (r.status === 503 ? r : new Promise<never>(() => undefined)))));

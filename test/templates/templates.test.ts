@@ -6,7 +6,7 @@ import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { request as httpRequest } from 'node:http';
 import { startTestProxy, type TestProxy } from '../../src/core/testing.ts';
-import { startStandInForeman, type StandInForeman, type StandInReply, type RecordedRequest } from '../lib/standin-foreman.ts';
+import { startGatedForeman, startStandInForeman, type StandInForeman, type StandInReply, type RecordedRequest } from '../lib/standin-foreman.ts';
 import { tempDir, removeDir, freeTcpPort } from '../lib/procs.ts';
 import { makePki, type Pki } from '../lib/certs.ts';
 
@@ -251,12 +251,7 @@ describe('templates relay: failures reaching the stand-in Foreman', () => {
   });
 
   test('a full queue answers 503 with Retry-After instead of waiting', async () => {
-    let release: () => void = () => undefined;
-    const gate = new Promise<void>((r) => (release = r));
-    const foreman = await startStandInForeman(async () => {
-      await gate;
-      return { status: 200, body: 'late' };
-    });
+    const { foreman, release, received } = await startGatedForeman({ status: 200, body: 'late' });
     const proxy = await startTestProxy({
       global: { foreman_url: foreman.origin },
       files: { templates: templatesFile({ ':upstream_concurrency': 1, ':upstream_queue': 0 }) },
@@ -264,7 +259,7 @@ describe('templates relay: failures reaching the stand-in Foreman', () => {
     try {
       const first = proxy.request('GET', '/unattended/provision?n=1');
       // wait until the first request is really at the stand-in
-      while (foreman.requests.length === 0) await new Promise((r) => setTimeout(r, 10));
+      await received(1);
       const second = await proxy.request('GET', '/unattended/provision?n=2');
       assert.equal(second.status, 503);
       assert.equal(second.headers['retry-after'], '5');

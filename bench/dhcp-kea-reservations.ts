@@ -6,7 +6,7 @@
 
 import { request } from 'undici';
 import { startTestProxy } from '../src/core/testing.ts';
-import { startKeaLab } from '../test/dhcp-kea/harness.ts';
+import { keaProxyFiles, startKeaLab } from '../test/dhcp-kea/harness.ts';
 
 const N = Number(process.env.BENCH_RESERVATIONS ?? 5000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 20);
@@ -60,16 +60,7 @@ async function main(): Promise<void> {
   const startProxy = (cacheSeconds: number) =>
     startTestProxy({
       global: { log_level: 'ERROR' },
-      files: {
-        dhcp: { ':enabled': true, ':use_provider': 'dhcp_kea', ':ping_free_ip': false },
-        dhcp_kea: {
-          ':url': lab.url,
-          ':user': lab.user,
-          ':password_file': lab.passwordFile,
-          ':timeout': 30,
-          ':config_cache_seconds': cacheSeconds,
-        },
-      },
+      files: keaProxyFiles(lab, { ':timeout': 30, ':config_cache_seconds': cacheSeconds }),
     });
   const proxy = await startProxy(5);
   const uncached = await startProxy(0);

@@ -4,6 +4,7 @@
 // being provisioned. Everything lives in a fresh temp dir and is torn down by PID and by name of
 // the namespaces this run created (prefix `spkea-`), also when a test fails.
 
+import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { chmod, writeFile } from 'node:fs/promises';
 import { readFileSync, readdirSync, statSync } from 'node:fs';
@@ -60,6 +61,26 @@ export interface DhcpOffer {
   bootFile?: string;
   hostname?: string;
   output: string;
+}
+
+/**
+ * Settings files that enable the dhcp module with the dhcp_kea provider pointed at this lab's
+ * agent and credentials, plus the test's own dhcp_kea keys.
+ */
+export function keaProxyFiles(lab: KeaLab, kea: Record<string, unknown>): Record<string, Record<string, unknown>> {
+  return {
+    dhcp: { ':enabled': true, ':use_provider': 'dhcp_kea', ':ping_free_ip': false },
+    dhcp_kea: { ':url': lab.url, ':user': lab.user, ':password_file': lab.passwordFile, ...kea },
+  };
+}
+
+/** Once its reservation is deleted, the real client gets a pool address other than `reservedIp` and no boot file. */
+export async function assertPoolLeaseOnly(lab: KeaLab, mac: string, reservedIp: string): Promise<void> {
+  const after = await lab.dhcpClient(mac);
+  assert.equal(after.code, 0, after.output);
+  assert.notEqual(after.ip, reservedIp, after.output);
+  assert.match(after.ip ?? '', /^192\.168\.122\.1\d\d$/, after.output);
+  assert.equal(after.bootFile, undefined, after.output);
 }
 
 function hooksDir(): string {

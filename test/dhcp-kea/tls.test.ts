@@ -4,7 +4,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestProxy, type TestProxy } from '../../src/core/testing.ts';
-import { startKeaLab, type KeaLab } from './harness.ts';
+import { keaProxyFiles, startKeaLab, type KeaLab } from './harness.ts';
 
 let lab: KeaLab;
 const proxies: TestProxy[] = [];
@@ -20,10 +20,7 @@ after(async () => {
 
 async function proxyWith(extra: Record<string, unknown>): Promise<TestProxy> {
   const p = await startTestProxy({
-    files: {
-      dhcp: { ':enabled': true, ':use_provider': 'dhcp_kea', ':ping_free_ip': false },
-      dhcp_kea: { ':url': lab.url, ':user': lab.user, ':password_file': lab.passwordFile, ':timeout': 5, ...extra },
-    },
+    files: keaProxyFiles(lab, { ':timeout': 5, ...extra }),
   });
   proxies.push(p);
   return p;

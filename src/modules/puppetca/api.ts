@@ -65,7 +65,7 @@ function tokenTtl(request: FastifyRequest): number | undefined {
   const v = params(request).token_ttl;
   if (typeof v !== 'string' || !/^\d+$/.test(v)) return undefined;
   const n = Number(v);
-  return n > 0 ? n : undefined;
+  return Number.isSafeInteger(n) && n > 0 ? n : undefined;
 }
 
 export async function puppetcaRoutes(app: FastifyInstance, ctx: ModuleContext<PuppetCaProvider>): Promise<void> {

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { tempDir, removeDir, freeTcpPort } from '../test/lib/procs.ts';
-import { makePki } from '../test/lib/certs.ts';
+import { httpsSettings, makePki } from '../test/lib/certs.ts';
 import { startProxyProcess, portOf } from '../test/lib/proxy-process.ts';
 import { fetchUrl } from '../test/lib/https-client.ts';
 import { writeSettingsDir } from '../src/core/testing.ts';
@@ -48,11 +48,7 @@ async function main(): Promise<void> {
     const pki = await makePki(dir);
     const client = await pki.client('foreman.example.com');
     await writeSettingsDir(dir, {
-      bind_host: ['127.0.0.1'],
-      https_port: 0,
-      ssl_certificate: pki.serverCert,
-      ssl_private_key: pki.serverKey,
-      ssl_ca_file: pki.caCert,
+      ...httpsSettings(pki),
       trusted_hosts: ['foreman.example.com'],
       log_file: join(dir, 'proxy.log'),
     });

@@ -9,7 +9,7 @@ import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tempDir, removeDir, sleep, waitFor } from '../lib/procs.ts';
-import { makePki, type Pki } from '../lib/certs.ts';
+import { httpsSettings, makePki, type Pki } from '../lib/certs.ts';
 import { startProxyProcess, portOf, type ProxyProcess } from '../lib/proxy-process.ts';
 import { fetchUrl } from '../lib/https-client.ts';
 import { writeSettingsDir } from '../../src/core/testing.ts';
@@ -24,12 +24,8 @@ before(async () => {
   pki = await makePki(dir);
   client = await pki.client('foreman.example.com');
   await writeSettingsDir(dir, {
-    bind_host: ['127.0.0.1'],
+    ...httpsSettings(pki),
     http_port: 0,
-    https_port: 0,
-    ssl_certificate: pki.serverCert,
-    ssl_private_key: pki.serverKey,
-    ssl_ca_file: pki.caCert,
     trusted_hosts: ['foreman.example.com'],
     log_file: join(dir, 'proxy.log'),
     // Short limits so the test can watch them act; production defaults are longer.

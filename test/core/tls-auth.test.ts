@@ -5,7 +5,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { tempDir, removeDir } from '../lib/procs.ts';
-import { makePki, type Pki } from '../lib/certs.ts';
+import { httpsSettings, makePki, type Pki } from '../lib/certs.ts';
 import { startProxyProcess, portOf, type ProxyProcess } from '../lib/proxy-process.ts';
 import { fetchUrl } from '../lib/https-client.ts';
 import { writeSettingsDir } from '../../src/core/testing.ts';
@@ -23,12 +23,8 @@ async function settings(sub: string, extra: Record<string, unknown>): Promise<st
   await writeSettingsDir(
     d,
     {
-      bind_host: ['127.0.0.1'],
+      ...httpsSettings(pki),
       http_port: 0,
-      https_port: 0,
-      ssl_certificate: pki.serverCert,
-      ssl_private_key: pki.serverKey,
-      ssl_ca_file: pki.caCert,
       log_file: join(d, 'proxy.log'),
       ...extra,
     },

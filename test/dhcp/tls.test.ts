@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { writeFile } from 'node:fs/promises';
 import { tempDir, removeDir } from '../lib/procs.ts';
-import { makePki, type Pki } from '../lib/certs.ts';
+import { httpsSettings, makePki, type Pki } from '../lib/certs.ts';
 import { startProxyProcess, portOf, type ProxyProcess } from '../lib/proxy-process.ts';
 import { fetchUrl } from '../lib/https-client.ts';
 import { writeSettingsDir } from '../../src/core/testing.ts';
@@ -23,11 +23,7 @@ before(async () => {
   await writeSettingsDir(
     settings,
     {
-      bind_host: ['127.0.0.1'],
-      https_port: 0,
-      ssl_certificate: pki.serverCert,
-      ssl_private_key: pki.serverKey,
-      ssl_ca_file: pki.caCert,
+      ...httpsSettings(pki),
       trusted_hosts: ['foreman.example.com'],
       log_file: join(settings, 'proxy.log'),
     },

@@ -56,3 +56,17 @@ export async function makePki(dir: string): Promise<Pki> {
     otherCa: async () => (other ??= await makeCa(dir, 'other')),
   };
 }
+
+/**
+ * Global settings for a proxy serving HTTPS on a free 127.0.0.1 port with this PKI's server
+ * certificate, accepting client certificates issued by its CA.
+ */
+export function httpsSettings(pki: Pki): Record<string, unknown> {
+  return {
+    bind_host: ['127.0.0.1'],
+    https_port: 0,
+    ssl_certificate: pki.serverCert,
+    ssl_private_key: pki.serverKey,
+    ssl_ca_file: pki.caCert,
+  };
+}

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { mkdir, readFile, writeFile, stat } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import { tempDir, removeDir, waitFor } from '../lib/procs.ts';
-import { makePki, type Pki } from '../lib/certs.ts';
+import { httpsSettings, makePki, type Pki } from '../lib/certs.ts';
 import { startProxyProcess, portOf, type ProxyProcess } from '../lib/proxy-process.ts';
 import { fetchUrl } from '../lib/https-client.ts';
 import { writeSettingsDir } from '../../src/core/testing.ts';
@@ -31,12 +31,8 @@ before(async () => {
   await writeSettingsDir(
     settings,
     {
-      bind_host: ['127.0.0.1'],
+      ...httpsSettings(pki),
       http_port: 0,
-      https_port: 0,
-      ssl_certificate: pki.serverCert,
-      ssl_private_key: pki.serverKey,
-      ssl_ca_file: pki.caCert,
       // Plain HTTP from 127.0.0.1 is identified as "localhost" through the hosts file.
       trusted_hosts: ['foreman.example.com', 'localhost'],
       log_file: join(settings, 'proxy.log'),

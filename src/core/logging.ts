@@ -18,6 +18,7 @@ export interface LogSinkOptions {
 }
 
 const CONTROL_CHARS = /[\u0000-\u0008\u000b-\u001f\u007f]/g;
+const CONTROL_CHARS_TEST = /[\u0000-\u0008\u000b-\u001f\u007f]/;
 
 export class LogSink {
   readonly buffer: LogBuffer;
@@ -62,12 +63,22 @@ export class LogSink {
     }
   }
 
+  // Two lines are logged per request, so the common path avoids regex replaces and re-formats
+  // the timestamp only when the millisecond changes.
+  private lastMs = 0;
+  private lastIso = '';
+
   write(level: LogLevel, message: string, requestId: string | undefined, err?: unknown): void {
     if (LEVEL_NUMBER[level] < this.threshold) return;
     const now = Date.now();
+    if (now !== this.lastMs) {
+      this.lastMs = now;
+      this.lastIso = new Date(now).toISOString();
+    }
     const rid = requestId ? requestId.slice(0, 8) : '';
-    const clean = message.replace(CONTROL_CHARS, '?');
-    this.dest.write(`${new Date(now).toISOString()} ${rid.padEnd(8)} [${level[0]}] ${clean.replace(/\n/g, '\n  ')}\n`);
+    const clean = CONTROL_CHARS_TEST.test(message) ? message.replace(CONTROL_CHARS, '?') : message;
+    const text = clean.includes('\n') ? clean.replace(/\n/g, '\n  ') : clean;
+    this.dest.write(`${this.lastIso} ${rid.padEnd(8)} [${level[0]}] ${text}\n`);
     const entry: Parameters<LogBuffer['push']>[0] = { timestamp: now / 1000, level, message: clean };
     if (rid) entry.request_id = rid;
     if (err instanceof Error && err.stack) {
@@ -89,16 +100,41 @@ export class LogSink {
   }
 }
 
+// A class rather than a bag of closures: one is created per request, so it should be cheap.
+class ScopedLogger implements Logger {
+  private readonly sink: LogSink;
+  private readonly scope: string;
+  private readonly prefix: string;
+  private readonly requestId: string | undefined;
+
+  constructor(sink: LogSink, scope: string, requestId: string | undefined) {
+    this.sink = sink;
+    this.scope = scope;
+    this.prefix = scope ? `${scope}: ` : '';
+    this.requestId = requestId;
+  }
+  debug(m: string): void {
+    this.sink.write('DEBUG', this.prefix + m, this.requestId);
+  }
+  info(m: string): void {
+    this.sink.write('INFO', this.prefix + m, this.requestId);
+  }
+  warn(m: string): void {
+    this.sink.write('WARN', this.prefix + m, this.requestId);
+  }
+  error(m: string, err?: unknown): void {
+    this.sink.write('ERROR', this.prefix + m, this.requestId, err);
+  }
+  withRequest(id: string): Logger {
+    return new ScopedLogger(this.sink, this.scope, id);
+  }
+  child(s: string): Logger {
+    return new ScopedLogger(this.sink, this.scope ? `${this.scope}/${s}` : s, this.requestId);
+  }
+}
+
 export function createLogger(sink: LogSink, scope = '', requestId?: string): Logger {
-  const prefix = scope ? `${scope}: ` : '';
-  return {
-    debug: (m) => sink.write('DEBUG', prefix + m, requestId),
-    info: (m) => sink.write('INFO', prefix + m, requestId),
-    warn: (m) => sink.write('WARN', prefix + m, requestId),
-    error: (m, err) => sink.write('ERROR', prefix + m, requestId, err),
-    withRequest: (id) => createLogger(sink, scope, id),
-    child: (s) => createLogger(sink, scope ? `${scope}/${s}` : s, requestId),
-  };
+  return new ScopedLogger(sink, scope, requestId);
 }
 
 /** A logger that drops everything (unit tests). */

@@ -77,7 +77,7 @@ test('SIGUSR1 reopens the log file after logrotate moved it', async () => {
       p.child.kill('SIGUSR1');
       await waitFor('reopen', async () => (await readFile(log, 'utf8').catch(() => '')).includes('Reopened log file'));
       await fetchUrl(url, { headers: { 'x-request-id': 'bbbbbbbb-after' } });
-      await waitFor('lines in the new file', async () => (await readFile(log, 'utf8')).includes('bbbbbbbb [I] Started GET /features'));
+      await waitFor('lines in the new file', async () => (await readFile(log, 'utf8')).includes('bbbbbbbb [I] Finished GET /features'));
       const old = await readFile(`${log}.1`, 'utf8');
       assert.ok(!old.includes('bbbbbbbb'), 'new lines must not go to the rotated file');
       // The reference's layout: timestamp, 8-character request id, level initial, message.

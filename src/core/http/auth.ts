@@ -14,10 +14,25 @@ export interface AuthInput {
   subPath: string;
 }
 
-function peerCertificate(socket: Socket, https: boolean): PeerCertificate | undefined {
-  if (!https) return undefined;
-  const cert = (socket as TLSSocket).getPeerCertificate?.();
-  return cert && Object.keys(cert).length > 0 ? cert : undefined;
+interface TlsPeer {
+  present: boolean;
+  cn: string | undefined;
+}
+
+// getPeerCertificate() rebuilds the certificate object on every call, which dominated the cost of
+// a keep-alive request; a TLS connection's peer never changes (renegotiation is off), so the
+// answer is kept per socket.
+const peers = new WeakMap<Socket, TlsPeer>();
+
+function tlsPeer(socket: Socket): TlsPeer {
+  let peer = peers.get(socket);
+  if (!peer) {
+    const cert = (socket as TLSSocket).getPeerCertificate?.();
+    const present = !!cert && Object.keys(cert).length > 0;
+    peer = { present, cn: present ? commonName(cert) : undefined };
+    peers.set(socket, peer);
+  }
+  return peer;
 }
 
 /** First CN of the subject, cut at a space, `/` or `,` as the reference does. */
@@ -65,26 +80,26 @@ async function httpIdentity(socket: Socket, global: GlobalSettings): Promise<{ i
   return { identity: fqdn };
 }
 
-export async function authorize(input: AuthInput, global: GlobalSettings): Promise<string | undefined> {
-  const cert = peerCertificate(input.socket, input.https);
-  if (global.trustedHosts !== null) {
-    let identity: string;
-    if (input.https) {
-      if (!cert) return 'could not read client cert from environment';
-      const cn = commonName(cert);
-      if (!cn) return 'could not read CN from the client certificate';
-      identity = cn;
-    } else {
-      const r = await httpIdentity(input.socket, global);
-      if (r.error !== undefined) return r.error;
-      identity = r.identity as string;
-    }
-    identity = identity.toLowerCase();
-    // QUIRK kept from the reference: entries are compared as written, so capitals never match.
-    if (!global.trustedHosts.includes(identity)) {
-      return `Untrusted client ${identity} attempted to access ${input.subPath}. Check :trusted_hosts: in settings.yml`;
-    }
+/**
+ * The 403 message, or undefined when the request may proceed. Synchronous except for HTTP peers
+ * under trusted_hosts, whose DNS names must be resolved.
+ */
+export function authorize(input: AuthInput, global: GlobalSettings): string | undefined | Promise<string | undefined> {
+  const peer = input.https ? tlsPeer(input.socket) : undefined;
+  if (global.trustedHosts === null) return peer && !peer.present ? 'No client SSL certificate supplied' : undefined;
+  if (!peer) {
+    return httpIdentity(input.socket, global).then((r) => (r.error !== undefined ? r.error : checkTrusted(r.identity as string, input.subPath, global)));
   }
-  if (input.https && !cert) return 'No client SSL certificate supplied';
+  if (!peer.present) return 'could not read client cert from environment';
+  if (!peer.cn) return 'could not read CN from the client certificate';
+  return checkTrusted(peer.cn, input.subPath, global);
+}
+
+function checkTrusted(rawIdentity: string, subPath: string, global: GlobalSettings): string | undefined {
+  const identity = rawIdentity.toLowerCase();
+  // QUIRK kept from the reference: entries are compared as written, so capitals never match.
+  if (!(global.trustedHosts as readonly string[]).includes(identity)) {
+    return `Untrusted client ${identity} attempted to access ${subPath}. Check :trusted_hosts: in settings.yml`;
+  }
   return undefined;
 }

@@ -8,7 +8,8 @@ import { StringDecoder } from 'node:string_decoder';
 import { watch, type FSWatcher } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
-import { IscParseError, StatementBoundaryScanner, parsePartial, parseStatements, type Statement, tx } from './syntax.ts';
+import { CHARS, isDelimiter } from './chars.ts';
+import { IscParseError, StatementBoundaryScanner, parseStatements, type Statement, tx } from './syntax.ts';
 import { applyLeaseLine, hostDecl, leaseDecl, newLease, type HostDecl, type LeaseDecl } from './decls.ts';
 
 export type LeaseEvent = { kind: 'lease'; lease: LeaseDecl } | { kind: 'host'; host: HostDecl };
@@ -36,25 +37,7 @@ function countLines(s: string): number {
   return n;
 }
 
-const SP = 32;
-const TAB = 9;
-const LF = 10;
-const CR = 13;
-const QUOTE = 34;
-const HASH = 35;
-const COMMA = 44;
-const SEMI = 59;
-const EQ = 61;
-const LBRACE = 123;
-const RBRACE = 125;
-const BACKSLASH = 92;
-
-function isDelimiter(c: number): boolean {
-  return (
-    c === SP || c === TAB || c === LF || c === CR || c === QUOTE || c === HASH || c === COMMA || c === SEMI ||
-    c === EQ || c === LBRACE || c === RBRACE || c === 11 || c === 12
-  );
-}
+const { SP, TAB, LF, CR, QUOTE, HASH, COMMA, SEMI, EQ, LBRACE, RBRACE, BACKSLASH } = CHARS;
 
 /** Words of lease blocks returned as shared constants instead of fresh slices. */
 const KEYWORDS_BY_LENGTH: Array<string[] | undefined> = [];

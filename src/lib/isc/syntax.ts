@@ -6,6 +6,8 @@
 // The grammar we need is generic: a statement is a run of tokens ended by `;`, or by a `{ … }`
 // block of nested statements (an optional `;` after the block is an empty statement).
 
+import { CHARS, isDelimiter } from './chars.ts';
+
 export class IscParseError extends Error {
   readonly line: number;
   readonly file: string | undefined;
@@ -48,25 +50,7 @@ export interface Statement {
 
 export const MAX_DEPTH = 64;
 
-const SP = 32;
-const TAB = 9;
-const LF = 10;
-const CR = 13;
-const QUOTE = 34;
-const HASH = 35;
-const COMMA = 44;
-const SEMI = 59;
-const EQ = 61;
-const LBRACE = 123;
-const RBRACE = 125;
-const BACKSLASH = 92;
-
-function isDelimiter(c: number): boolean {
-  return (
-    c === SP || c === TAB || c === LF || c === CR || c === QUOTE || c === HASH || c === COMMA || c === SEMI ||
-    c === EQ || c === LBRACE || c === RBRACE || c === 11 || c === 12
-  );
-}
+const { SP, TAB, LF, CR, QUOTE, HASH, COMMA, SEMI, EQ, LBRACE, RBRACE, BACKSLASH } = CHARS;
 
 /** Unescape the body of a quoted string: `\"`, `\\`, `\n`, `\t`, octal `\ooo`, hex `\xhh`. */
 function unescape(s: string, start: number, end: number): string {

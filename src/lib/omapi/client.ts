@@ -149,16 +149,7 @@ export class OmapiClient {
 
   /** Look a host up by the given keys (name, or mac, or ip); undefined when not found. */
   async findHost(h: HostObject): Promise<{ handle: number; host: HostObject } | undefined> {
-    const reply = await this.request({
-      op: Op.open,
-      handle: 0,
-      message: [['type', Buffer.from('host')]],
-      object: hostValues(h),
-    });
-    if (reply.op === Op.update) return { handle: reply.handle, host: decodeHost(reply.object) };
-    const err = this.statusError(reply, 'open host');
-    if (err.result === ISC_R_NOTFOUND) return undefined;
-    throw err;
+    return this.exclusive(() => this.findHostUnlocked(h));
   }
 
   /**

@@ -9,6 +9,7 @@ import { parseServerSpec } from '../../../../lib/dns/client.ts';
 import { parseKeyFile } from '../../../../lib/dns/keyfile.ts';
 import type { TsigKey } from '../../../../lib/dns/tsig.ts';
 import type { DnsProvider } from '../../provider.ts';
+import { changeTimeoutMs, recordTtl } from '../../provider-settings.ts';
 
 export default defineProvider<DnsProvider>({
   id: 'dns_nsupdate',
@@ -31,19 +32,13 @@ export default defineProvider<DnsProvider>({
         throw new Error(`dns_nsupdate: cannot use the TSIG key in '${file}' (dns_key): ${(err as Error).message}`);
       }
     }
-    const timeoutS = Number(s.dns_timeout);
-    if (!Number.isInteger(timeoutS) || timeoutS < 1 || timeoutS > 55) {
-      throw new Error(`dns_nsupdate: dns_timeout must be a whole number of seconds between 1 and 55, got '${String(s.dns_timeout)}'`);
-    }
-    const ttl = Number(s.dns_ttl ?? 86400);
-    if (!Number.isInteger(ttl) || ttl < 0 || ttl > 0x7fffffff) {
-      throw new Error(`dns_nsupdate: dns_ttl must be a whole number of seconds, got '${String(s.dns_ttl)}'`);
-    }
+    const timeoutMs = changeTimeoutMs('dns_nsupdate', 'dns_timeout', s.dns_timeout);
+    const ttl = recordTtl('dns_nsupdate', s.dns_ttl);
     return new DnsNsupdateProvider({
       server,
       key,
       ttl,
-      timeoutMs: timeoutS * 1000,
+      timeoutMs,
       lookupTimeoutsMs: ctx.global.dnsResolvTimeouts.map((t) => t * 1000),
       log: ctx.log,
       signal: ctx.signal,

@@ -3,6 +3,7 @@
 
 import { defineProvider } from '../../../../core/module.ts';
 import type { DnsProvider } from '../../provider.ts';
+import { changeTimeoutMs, recordTtl } from '../../provider-settings.ts';
 import { DnsPowerDnsProvider } from './powerdns.ts';
 
 export default defineProvider<DnsProvider>({
@@ -23,19 +24,13 @@ export default defineProvider<DnsProvider>({
     }
     const apiKey = typeof s.powerdns_rest_api_key === 'string' ? s.powerdns_rest_api_key : String(s.powerdns_rest_api_key ?? '');
     if (apiKey === '') throw new Error("Parameter 'powerdns_rest_api_key' is expected to have a non-empty value");
-    const timeoutS = Number(s.powerdns_timeout);
-    if (!Number.isInteger(timeoutS) || timeoutS < 1 || timeoutS > 55) {
-      throw new Error(`dns_powerdns: powerdns_timeout must be a whole number of seconds between 1 and 55, got '${String(s.powerdns_timeout)}'`);
-    }
-    const ttl = Number(s.dns_ttl ?? 86400);
-    if (!Number.isInteger(ttl) || ttl < 0 || ttl > 0x7fffffff) {
-      throw new Error(`dns_powerdns: dns_ttl must be a whole number of seconds, got '${String(s.dns_ttl)}'`);
-    }
+    const timeoutMs = changeTimeoutMs('dns_powerdns', 'powerdns_timeout', s.powerdns_timeout);
+    const ttl = recordTtl('dns_powerdns', s.dns_ttl);
     return new DnsPowerDnsProvider({
       url: String(s.powerdns_rest_url),
       apiKey,
       ttl,
-      timeoutMs: timeoutS * 1000,
+      timeoutMs,
       log: ctx.log,
       signal: ctx.signal,
     });

@@ -5,7 +5,8 @@
 import autocannon from 'autocannon';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { once } from 'node:events';
 import { tempDir, removeDir, freeTcpPort } from '../test/lib/procs.ts';
 import { httpsSettings, makePki } from '../test/lib/certs.ts';
@@ -97,6 +98,19 @@ async function main(): Promise<void> {
     console.log(`proxy / bare: ${(ratio * 100).toFixed(1)}% (target >= 60%)`);
     console.log(`time to ready (spawn → listening): ${readyMs.toFixed(0)} ms (target < 500 ms)`);
     console.log(`idle RSS: ${idleRss.toFixed(1)} MB (target < 80 MB); RSS after load: ${loadedRss.toFixed(1)} MB`);
+
+    // The bundled build (npm run build): no type stripping at run time.
+    const out = join(dir, 'dist');
+    spawnSync(process.execPath, [fileURLToPath(new URL('../scripts/build.ts', import.meta.url)), out], { stdio: 'ignore' });
+    const b0 = process.hrtime.bigint();
+    const bundled = spawn(process.execPath, [join(out, 'smart-proxy.mjs'), '--settings', dir], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, SMART_PROXY_PRINT_READY: '1' } });
+    await once(bundled.stdout, 'data');
+    const bundledReadyMs = Number(process.hrtime.bigint() - b0) / 1e6;
+    await new Promise((r) => setTimeout(r, 1000));
+    const bundledRss = rssMb(bundled.pid as number);
+    bundled.kill('SIGTERM');
+    await once(bundled, 'exit');
+    console.log(`bundled build (npm run build): time to ready ${bundledReadyMs.toFixed(0)} ms, idle RSS ${bundledRss.toFixed(1)} MB`);
   } finally {
     await removeDir(dir);
   }

@@ -3,7 +3,7 @@
 // keys are accepted with or without their leading colon.
 
 import { readFile } from 'node:fs/promises';
-import { parseDocument, visit, isScalar, isPair, YAMLParseError, Scalar } from 'yaml';
+import { parseDocument, visit, isPair, YAMLParseError, Scalar } from 'yaml';
 import { SettingsError } from '../errors.ts';
 
 /** Plain (unquoted) scalar values like `:dns_nsupdate` are Ruby symbols: keep the name. */

@@ -2,7 +2,6 @@
 // plugin, always through the Puppet Server API provider.
 
 import { defineModule } from '../../core/module.ts';
-import { puppetRoutes } from './api.ts';
 import type { PuppetProvider } from './provider.ts';
 
 export const PUPPET_PROVIDER = 'puppet_proxy_puppet_api';
@@ -17,5 +16,6 @@ export default defineModule<PuppetProvider>({
   computeSettings: (settings) => ({ ...settings, use_provider: [PUPPET_PROVIDER] }),
   providerIds: () => [PUPPET_PROVIDER],
   exposedSettings: ['puppet_url', 'use_provider'],
-  routes: puppetRoutes,
+  // Loaded on first mount so a disabled module costs no start-up time or memory.
+  routes: async (app, ctx) => (await import('./api.ts')).puppetRoutes(app, ctx),
 });

@@ -2,7 +2,6 @@
 // host build ("Cleanup PuppetCA certificates", "Enable PuppetCA autosigning") and its UI.
 
 import { defineModule, type Settings } from '../../core/module.ts';
-import { backends, puppetcaRoutes } from './api.ts';
 import type { PuppetCaProvider } from './provider.ts';
 
 export const CERTIFICATE_PROVIDER = 'puppetca_http_api';
@@ -27,8 +26,9 @@ export default defineModule<PuppetCaProvider>({
       : { ...settings, use_provider: providerList(settings.use_provider) },
   providerIds: (settings: Settings) => (Array.isArray(settings.use_provider) ? providerList(settings.use_provider) : []),
   exposedSettings: ['puppet_url', 'use_provider'],
-  start(ctx) {
-    backends(ctx.providers); // fail the group now, not on the first request, when misconfigured
+  // Code is loaded when the module starts, so a disabled module costs no start-up time or memory.
+  async start(ctx) {
+    (await import('./api.ts')).backends(ctx.providers); // fail the group now, not on the first request, when misconfigured
   },
-  routes: puppetcaRoutes,
+  routes: async (app, ctx) => (await import('./api.ts')).puppetcaRoutes(app, ctx),
 });

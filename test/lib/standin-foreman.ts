@@ -35,6 +35,12 @@ export interface StandInReply {
   hang?: boolean;
 }
 
+/** A recorded header by name (any case); repeated ones joined with `, `. */
+export function header(rec: RecordedRequest, name: string): string | undefined {
+  const v = rec.headers[name.toLowerCase()];
+  return Array.isArray(v) ? v.join(', ') : v;
+}
+
 export type StandInHandler = (req: RecordedRequest) => StandInReply | Promise<StandInReply>;
 
 export interface StandInTls {

@@ -7,18 +7,13 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { request as undiciRequest, Agent } from 'undici';
 import { startTestProxy, type TestProxy } from '../../src/core/testing.ts';
-import { startGatedForeman, startStandInForeman, type StandInForeman, type StandInReply, type RecordedRequest } from '../lib/standin-foreman.ts';
+import { header, startGatedForeman, startStandInForeman, type StandInForeman, type StandInReply, type RecordedRequest } from '../lib/standin-foreman.ts';
 import { tempDir, removeDir, freeTcpPort } from '../lib/procs.ts';
 import { makePki, type Pki } from '../lib/certs.ts';
 
 const SNIPPET = 'echo "Internal Server Error"\nexit 1\n';
 const HTML = 'text/html;charset=utf-8';
 const enabled = { templates: { ':enabled': true, ':template_url': 'http://proxy.example.com:8000' } };
-
-function header(rec: RecordedRequest, name: string): string | undefined {
-  const v = rec.headers[name.toLowerCase()];
-  return Array.isArray(v) ? v.join(', ') : v;
-}
 
 describe('registration relay to a stand-in Foreman over HTTP', () => {
   let foreman: StandInForeman;

@@ -6,7 +6,7 @@ import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { request as httpRequest } from 'node:http';
 import { startTestProxy, type TestProxy } from '../../src/core/testing.ts';
-import { startGatedForeman, startStandInForeman, type StandInForeman, type StandInReply, type RecordedRequest } from '../lib/standin-foreman.ts';
+import { header, startGatedForeman, startStandInForeman, type StandInForeman, type StandInReply, type RecordedRequest } from '../lib/standin-foreman.ts';
 import { tempDir, removeDir, freeTcpPort } from '../lib/procs.ts';
 import { makePki, type Pki } from '../lib/certs.ts';
 
@@ -29,11 +29,6 @@ function rawRequest(base: string, method: string, path: string, headers: Record<
     req.on('error', reject);
     req.end(body);
   });
-}
-
-function header(rec: RecordedRequest, name: string): string | undefined {
-  const v = rec.headers[name.toLowerCase()];
-  return Array.isArray(v) ? v.join(', ') : v;
 }
 
 describe('templates relay to a stand-in Foreman over HTTP', () => {

@@ -76,7 +76,11 @@ async function startListener(
   for (let i = 1; i < spec.bind.length; i++) servers.push(createListenerServer(spec, global, handler as FastifyServerFactoryHandler, log));
   const addresses: { host: string; port: number }[] = [];
   for (const [i, host] of spec.bind.entries()) {
-    await listen(servers[i], host, spec.port);
+    try {
+      await listen(servers[i], host, spec.port);
+    } catch (err) {
+      throw new Error(`listener '${spec.name}': cannot listen on ${host}:${spec.port}: ${(err as Error).message}`);
+    }
     const a = servers[i].address();
     if (a && typeof a === 'object') addresses.push({ host: a.address, port: a.port });
   }

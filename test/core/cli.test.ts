@@ -89,3 +89,15 @@ test('SIGUSR1 reopens the log file after logrotate moved it', async () => {
     await removeDir(dir);
   }
 });
+
+test('a listener that cannot bind stops start-up naming the listener and address', async () => {
+  const dir = await tempDir('sp-cli');
+  try {
+    await writeSettingsDir(dir, { http_port: 0, bind_host: ['no-such-host.invalid'], log_file: join(dir, 'proxy.log') });
+    const r = await runProxyCli(['--settings', dir]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /listener 'http': cannot listen on no-such-host\.invalid:0: /);
+  } finally {
+    await removeDir(dir);
+  }
+});

@@ -87,3 +87,8 @@ test('listeners extension', () => {
   assert.equal(g.listeners[0].clientCert, 'request');
   assert.equal(g.listeners[1].audience, 'client');
 });
+
+test('an unquoted IPv6 bind_host is an address, not a Ruby symbol', () => {
+  assert.deepEqual(parse(':bind_host: [::1, 127.0.0.1]\n').bindHost, ['::1', '127.0.0.1']);
+  assert.deepEqual(parse(':bind_host: ::\n').bindHost, ['::']);
+});

@@ -13,7 +13,9 @@ function stripSymbols(doc: ReturnType<typeof parseDocument>): void {
       if (key === 'key') return; // keys keep their colon so `:x` can win over `x`
       const parent = path[path.length - 1];
       if (isPair(parent) && parent.key === node) return;
-      if (node.type === Scalar.PLAIN && typeof node.value === 'string' && /^:[^\s]/.test(node.value)) {
+      // Only identifier-like symbols (`:dns_nsupdate`); Psych would also turn `::1` into `:1`,
+      // which breaks an unquoted IPv6 bind_host, so that is one quirk not reproduced.
+      if (node.type === Scalar.PLAIN && typeof node.value === 'string' && /^:[A-Za-z_][\w]*$/.test(node.value)) {
         node.value = node.value.slice(1);
       }
     },

@@ -90,5 +90,4 @@ test('listeners extension', () => {
 
 test('an unquoted IPv6 bind_host is an address, not a Ruby symbol', () => {
   assert.deepEqual(parse(':bind_host: [::1, 127.0.0.1]\n').bindHost, ['::1', '127.0.0.1']);
-  assert.deepEqual(parse(':bind_host: ::\n').bindHost, ['::']);
 });

@@ -59,3 +59,18 @@ test('a malformed URL gets a plain-text 400, not a framework JSON body', async (
     await p.close();
   }
 });
+
+test('percent-encoded spellings of a protected path are authorized like the plain one', async () => {
+  const p = await startTestProxy({ global: { trusted_hosts: ['foreman.example.com'] } });
+  try {
+    for (const path of ['/logs', '/%6cogs', '/%6C%6F%67%73/', '/logs%2F', '/%76%32/features', '/v2%2Ffeatures']) {
+      const r = await p.request('GET', path);
+      assert.equal(r.status, 403, `${path} → ${r.status} ${r.body}`);
+      assert.match(r.body, /^Untrusted client /);
+    }
+    const head = await p.request('HEAD', '/%6cogs');
+    assert.equal(head.status, 403);
+  } finally {
+    await p.close();
+  }
+});

@@ -39,6 +39,8 @@ declare module 'fastify' {
   interface FastifyRequest {
     proxyLog: Logger;
     startedAt: bigint;
+    /** Set once trusted_hosts/client-certificate checks passed for this request. */
+    authorized: boolean;
   }
 }
 
@@ -58,6 +60,19 @@ function sendError(reply: FastifyReply, request: FastifyRequest, status: number,
     .header('content-type', errorContentType(request.headers.accept))
     // A Buffer keeps fastify from appending `; charset=utf-8` to the reference's content type.
     .send(Buffer.from(message));
+}
+
+/**
+ * The path as the router sees it: percent-decoded (find-my-way decodes before matching), so that
+ * `/%6cogs` is recognised as `/logs` by the prefix check.
+ */
+function routerPath(path: string): string {
+  if (!path.includes('%')) return path;
+  try {
+    return decodeURIComponent(path);
+  } catch {
+    return path;
+  }
 }
 
 function guardFor(guards: readonly Guard[], path: string): Guard | undefined {
@@ -106,8 +121,25 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
 
   app.decorateRequest('proxyLog', null as unknown as Logger);
   app.decorateRequest('startedAt', 0n);
+  app.decorateRequest('authorized', false);
 
   const debug = global.logLevel === 'DEBUG';
+
+  /** Authorize the request; on success mark it so the per-module backstop does not repeat it. */
+  const runAuth = (request: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void, subPath: string): void => {
+    const deny = (denied: string | undefined): void => {
+      if (denied === undefined) {
+        request.authorized = true;
+        return done();
+      }
+      request.proxyLog.error(denied);
+      sendError(reply, request, 403, denied);
+    };
+    const result = authorize({ socket: request.raw.socket, https, subPath }, global);
+    if (result instanceof Promise) result.then(deny, done);
+    else deny(result);
+  };
+
   // Callback-style hooks with a synchronous fast path: they run on every request.
   app.addHook('onRequest', (request, reply, done) => {
     request.startedAt = process.hrtime.bigint();
@@ -119,17 +151,22 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     // carries the same method and path, and a second INFO line per request halved throughput.
     if (debug) request.proxyLog.debug(`Started ${request.method} ${path} ${q >= 0 ? url.slice(q + 1) : ''}`);
     reply.header('server', serverHeader);
-    const guard = guardFor(guards, path);
+    // Before routing (the reference answers 403 even for unknown paths under a protected prefix).
+    const routed = routerPath(path);
+    const guard = guardFor(guards, routed);
     if (!guard?.authorize) return done();
-    const deny = (denied: string | undefined): void => {
-      if (denied === undefined) return done();
-      request.proxyLog.error(denied);
-      sendError(reply, request, 403, denied);
-    };
-    const result = authorize({ socket: request.raw.socket, https, subPath: path.slice(guard.prefix.length) }, global);
-    if (result instanceof Promise) result.then(deny, done);
-    else deny(result);
+    runAuth(request, reply, done, routed.slice(guard.prefix.length));
   });
+
+  // Backstop inside every protected scope: whatever spelling of a path reached a protected route,
+  // it is authorized before the handler runs.
+  const backstop = (prefix: string) => (request: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void): void => {
+    if (request.authorized) return done();
+    const url = request.raw.url ?? '';
+    const q = url.indexOf('?');
+    const routed = routerPath(q >= 0 ? url.slice(0, q) : url);
+    runAuth(request, reply, done, routed.startsWith(prefix) ? routed.slice(prefix.length) : routed);
+  };
 
   app.addHook('onResponse', (request, reply, done) => {
     const ms = Number(process.hrtime.bigint() - request.startedAt) / 1e6;
@@ -180,7 +217,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     // Module states are fixed after start-up; only dynamic capabilities (installed tools) can
     // change, so the body is rebuilt at most every few seconds.
     let cached: { body: Buffer; at: number } | undefined;
-    app.get('/v2/features', async (_req, reply) => {
+    app.get('/v2/features', { onRequest: backstop('/v2/features') }, async (_req, reply) => {
       try {
         const now = Date.now();
         if (!cached || now - cached.at > 5000) cached = { body: Buffer.from(JSON.stringify(await v2Features(rootDeps))), at: now };
@@ -197,6 +234,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     for (const prefix of record.def.prefixes) {
       await app.register(
         async (scope) => {
+          if (record.def.authorize) scope.addHook('onRequest', backstop(prefix));
           await record.def.routes(scope, ctx, prefix);
         },
         { prefix },

@@ -91,7 +91,7 @@ const SUNW: Record<string, string> = {
 function applyOption(options: Record<string, unknown>, tokens: Token[], at: number): void {
   let name = tx(tokens[at]);
   if (name === undefined) return;
-  let from = at + 1;
+  const from = at + 1;
   // `option NAME code N = type;` is a definition, not a value.
   if (tx(tokens[from]) === 'code') return;
   if (name.startsWith('server.')) name = name.slice(7);

@@ -241,10 +241,20 @@ export function leaseDecl(s: Statement): LeaseDecl | undefined {
   return l;
 }
 
+/**
+ * A lease's options. A class rather than `{}`: V8 sizes instances of a class from how many
+ * properties they end up with (slack tracking), so a lease's five usual options (cltt,
+ * next_state, hardware_type, uid, client_hostname) fit in the object itself. A `{}` literal has
+ * room for four and moves the fifth into a separate array, ~40 more bytes for every kept lease.
+ */
+class LeaseOptions {
+  [name: string]: unknown;
+}
+
 /** An empty lease for `ip`, or undefined when it is not IPv4. */
 export function newLease(ip: string | undefined): LeaseDecl | undefined {
   if (ip === undefined || parseIpv4(ip) === undefined) return undefined;
-  return { ip: own(ip), starts: null, ends: null, options: {} };
+  return { ip: own(ip), starts: null, ends: null, options: new LeaseOptions() };
 }
 
 /** Apply one statement of a lease block (its tokens up to the `;`). */

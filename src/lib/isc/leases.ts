@@ -4,13 +4,12 @@
 // the file by inode and byte offset, reads only what was appended, and reloads from scratch when
 // the file was replaced or shrank.
 
-import { StringDecoder } from 'node:string_decoder';
 import { watch, type FSWatcher } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
-import { CHARS, isDelimiter } from './chars.ts';
-import { IscParseError, StatementBoundaryScanner, parseStatements, type Statement, tx } from './syntax.ts';
-import { applyLeaseLine, hostDecl, leaseDecl, newLease, type HostDecl, type LeaseDecl } from './decls.ts';
+import { IscParseError, parseStatements, type Statement, tx } from './syntax.ts';
+import { hostDecl, leaseDecl, type HostDecl, type LeaseDecl } from './decls.ts';
+import { ByteLeaseReader, statementEnd } from './lease-bytes.ts';
 
 export type LeaseEvent = { kind: 'lease'; lease: LeaseDecl } | { kind: 'host'; host: HostDecl };
 
@@ -27,141 +26,30 @@ function toEvents(stmts: Statement[], out: LeaseEvent[]): void {
   }
 }
 
-function countLines(s: string): number {
+/** Line feeds in `b[from, to)`, to keep line numbers in error messages. */
+function countLines(b: Uint8Array, from: number, to: number): number {
   let n = 0;
-  let i = s.indexOf('\n');
-  while (i !== -1) {
-    n++;
-    i = s.indexOf('\n', i + 1);
-  }
+  for (let i = from; i < to; i++) if (b[i] === 10) n++;
   return n;
-}
-
-const { SP, TAB, LF, CR, QUOTE, HASH, COMMA, SEMI, EQ, LBRACE, RBRACE, BACKSLASH } = CHARS;
-
-/** Words of lease blocks returned as shared constants instead of fresh slices. */
-const KEYWORDS_BY_LENGTH: Array<string[] | undefined> = [];
-for (const k of [
-  'lease', 'starts', 'ends', 'cltt', 'tstp', 'tsfp', 'atsfp', 'binding', 'state', 'next', 'rewind', 'hardware',
-  'ethernet', 'uid', 'client-hostname', 'active', 'free', 'backup', 'abandoned', 'expired', 'released', 'set',
-  'option', 'never', 'epoch', 'token-ring', 'reset', 'bootp', 'on', 'vendor-class-identifier',
-]) {
-  (KEYWORDS_BY_LENGTH[k.length] ??= []).push(k);
-}
-
-/**
- * The hot path of loading a leases file: `lease … { … }` blocks are lexed and applied line by
- * line without building syntax trees (a 100 000-lease file would otherwise create tens of
- * millions of short-lived objects). Every other top-level statement, and any lease with a
- * nested block, goes through the generic parser. Lexing rules are those of syntax.ts.
- */
-class FastReader {
-  private pos = 0;
-  private readonly buf: string[] = [];
-  private readonly splitter = new StatementBoundaryScanner();
-
-  /** Next token from `pos`, or null when the text ends before the token does. */
-  private lex(text: string): string | null {
-    const n = text.length;
-    let i = this.pos;
-    for (;;) {
-      if (i >= n) return null;
-      const c = text.charCodeAt(i);
-      if (c === SP || c === LF || c === TAB || c === CR || c === 11 || c === 12) {
-        i++;
-        continue;
-      }
-      if (c === HASH) {
-        const nl = text.indexOf('\n', i);
-        if (nl === -1) return null;
-        i = nl + 1;
-        continue;
-      }
-      break;
-    }
-    const c = text.charCodeAt(i);
-    if (c === SEMI || c === LBRACE || c === RBRACE || c === COMMA || c === EQ) {
-      this.pos = i + 1;
-      return c === SEMI ? ';' : c === LBRACE ? '{' : c === RBRACE ? '}' : c === COMMA ? ',' : '=';
-    }
-    const start = i;
-    if (c === QUOTE) {
-      i++;
-      while (i < n) {
-        const d = text.charCodeAt(i);
-        if (d === BACKSLASH) i += 2;
-        else if (d === QUOTE) break;
-        else i++;
-      }
-      if (i >= n) return null;
-      this.pos = i + 1;
-      return text.slice(start, i + 1);
-    }
-    while (i < n && !isDelimiter(text.charCodeAt(i))) i++;
-    if (i >= n) return null;
-    this.pos = i;
-    const known = KEYWORDS_BY_LENGTH[i - start];
-    if (known) for (const k of known) if (text.startsWith(k, start)) return k;
-    return text.slice(start, i);
-  }
-
-  /** Apply complete top-level statements of `text`; returns the offset after the last one. */
-  read(text: string, out: LeaseEvent[], file: string | undefined, line: number): number {
-    let consumed = 0;
-    this.pos = 0;
-    const buf = this.buf;
-    for (;;) {
-      const stmtStart = this.pos;
-      const first = this.lex(text);
-      if (first === null) return consumed;
-      if (first === 'lease') {
-        const ipTok = this.lex(text);
-        const open = ipTok === null ? null : this.lex(text);
-        if (ipTok === null || open === null) return consumed;
-        if (open === '{') {
-          const l = newLease(ipTok);
-          buf.length = 0;
-          let done = false;
-          let nested = false;
-          while (!done) {
-            const t = this.lex(text);
-            if (t === null) return consumed;
-            if (t === ';' || t === '}') {
-              if (buf.length > 0 && l) applyLeaseLine(l, buf);
-              buf.length = 0;
-              done = t === '}';
-            } else if (t === '{') {
-              nested = true;
-              break;
-            } else {
-              buf.push(t);
-            }
-          }
-          if (!nested) {
-            if (l) out.push({ kind: 'lease', lease: l });
-            consumed = this.pos;
-            continue;
-          }
-        }
-      }
-      // Anything else: find where this statement ends and parse it generically.
-      this.splitter.reset();
-      const end = this.splitter.scan(text, stmtStart, true);
-      if (end < 0) return consumed;
-      toEvents(parseStatements(text.slice(stmtStart, end), file, line), out);
-      consumed = end;
-      this.pos = end;
-    }
-  }
 }
 
 /** A single statement longer than this is garbage, not a lease: it is dropped. */
 const MAX_PENDING = 4 * 1024 * 1024;
 
+const NO_BYTES = Buffer.alloc(0);
+
+/**
+ * Consumes the file's bytes as they come and yields declarations for complete top-level
+ * statements only. Works on bytes throughout (see lease-bytes.ts): text is decoded only for the
+ * values kept and for the rare statements the general parser handles, and a multi-byte character
+ * split across reads needs no decoder state because only complete statements are decoded.
+ */
 export class LeasesParser {
-  private readonly decoder = new StringDecoder('utf8');
-  private readonly reader = new FastReader();
-  private pending = '';
+  private readonly reader = new ByteLeaseReader();
+  /** Bytes of an incomplete trailing statement, copied out of the caller's buffer. */
+  private pending: Buffer = NO_BYTES;
+  /** The first half of a surrogate pair at the end of a pushed string, kept for the next push. */
+  private carry = '';
   private line = 1;
   private readonly file: string | undefined;
   /** Statements that could not be parsed (skipped); kept for logging by the owner. */
@@ -173,31 +61,50 @@ export class LeasesParser {
 
   /** Feed bytes; returns declarations of the statements completed by them. */
   push(chunk: Buffer | string): LeaseEvent[] {
-    this.pending += typeof chunk === 'string' ? chunk : this.decoder.write(chunk);
+    const bytes = typeof chunk === 'string' ? this.encode(chunk) : chunk;
+    const data = this.pending.length === 0 ? bytes : Buffer.concat([this.pending, bytes]);
     const out: LeaseEvent[] = [];
     let consumed: number;
     try {
-      consumed = this.reader.read(this.pending, out, this.file, this.line);
+      const leases: LeaseDecl[] = [];
+      consumed = this.reader.read(data, data.length, leases, (start, stop) => {
+        // Pending events first, so the file's order is kept.
+        for (const lease of leases) out.push({ kind: 'lease', lease });
+        leases.length = 0;
+        toEvents(parseStatements(data.toString('utf8', start, stop), this.file, this.line), out);
+      });
+      for (const lease of leases) out.push({ kind: 'lease', lease });
     } catch (e) {
       if (!(e instanceof IscParseError)) throw e;
       out.length = 0;
-      consumed = this.recover(out);
+      consumed = this.recover(data, out);
     }
-    if (consumed > 0) {
-      this.line += countLines(this.pending.slice(0, consumed));
-      this.pending = this.pending.slice(consumed);
-    }
+    this.line += countLines(data, 0, consumed);
+    // A copy: `data` may be the caller's read buffer, which it reuses.
+    this.pending = consumed === data.length ? NO_BYTES : Buffer.from(data.subarray(consumed));
     if (this.pending.length > MAX_PENDING) {
       this.note(new IscParseError(`statement longer than ${MAX_PENDING} characters dropped`, this.line, this.file));
-      this.line += countLines(this.pending);
-      this.pending = '';
+      this.line += countLines(this.pending, 0, this.pending.length);
+      this.pending = NO_BYTES;
     }
     return out;
   }
 
+  /** Strings (tests, callers without a file) as UTF-8, never splitting a surrogate pair. */
+  private encode(chunk: string): Buffer {
+    let s = this.carry + chunk;
+    this.carry = '';
+    const last = s.charCodeAt(s.length - 1);
+    if (last >= 0xd800 && last <= 0xdbff) {
+      this.carry = s.slice(-1);
+      s = s.slice(0, -1);
+    }
+    return Buffer.from(s, 'utf8');
+  }
+
   /** Bytes of an incomplete trailing statement (a write in progress). */
   get pendingLength(): number {
-    return this.pending.length;
+    return this.pending.length + this.carry.length;
   }
 
   private note(e: IscParseError): void {
@@ -205,23 +112,19 @@ export class LeasesParser {
   }
 
   /** One broken statement must not hide its neighbours: split and parse them one by one. */
-  private recover(out: LeaseEvent[]): number {
-    const text = this.pending;
-    const splitter = new StatementBoundaryScanner();
+  private recover(data: Buffer, out: LeaseEvent[]): number {
     let start = 0;
     let line = this.line;
     for (;;) {
-      splitter.reset();
-      const end = splitter.scan(text, start, true);
+      const end = statementEnd(data, start, data.length);
       if (end < 0) return start;
-      const piece = text.slice(start, end);
       try {
-        toEvents(parseStatements(piece, this.file, line), out);
+        toEvents(parseStatements(data.toString('utf8', start, end), this.file, line), out);
       } catch (e) {
         if (!(e instanceof IscParseError)) throw e;
         this.note(e);
       }
-      line += countLines(piece);
+      line += countLines(data, start, end);
       start = end;
     }
   }

@@ -1,66 +1,70 @@
 // Logging: text lines in the reference's layout (`%d %.8X{request} [%.1l] %m`) written through
-// pino's asynchronous destination (reopened on SIGUSR1 for logrotate), and every entry at or
-// above log_level copied into the log buffer served by /logs.
+// sonic-boom, pino's asynchronous destination (reopened on SIGUSR1 for logrotate), and every
+// entry at or above log_level copied into the log buffer served by /logs.
+//
+// SonicBoom is used directly rather than through pino.destination(): that one registers a
+// synchronous flush at process exit, and sonic-boom's synchronous flush retries forever on a
+// write error (a stdout pipe whose reader went away hung the proxy's shutdown). Here flushing is
+// asynchronous and bounded, and a failed destination is abandoned.
 
-import pino from 'pino';
+import { openSync, closeSync, mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import sonicBoomModule from 'sonic-boom';
+import type { SonicBoom as SonicBoomInstance } from 'sonic-boom';
 import type { Logger, LogLevel } from './logging-types.ts';
 import { LEVEL_NUMBER, LogBuffer } from './log-buffer.ts';
-
-type Destination = ReturnType<typeof pino.destination>;
 
 export interface LogSinkOptions {
   /** File path, or STDOUT / SYSLOG / JOURNAL / JOURNALD (the latter two log to stdout here). */
   logFile: string;
   level: LogLevel;
   buffer: LogBuffer;
-  /** Synchronous writes (tests and `check`). */
-  sync?: boolean;
 }
 
 const CONTROL_CHARS = /[\u0000-\u0008\u000b-\u001f\u007f]/g;
 const CONTROL_CHARS_TEST = /[\u0000-\u0008\u000b-\u001f\u007f]/;
 
+// sonic-boom is CommonJS (`module.exports = SonicBoom`); its typings describe a named class.
+const SonicBoom = sonicBoomModule as unknown as typeof SonicBoomInstance;
+
+/** Batch small writes: one write(2) per 8 KiB instead of one per line under load. */
+const BATCH_BYTES = 8 * 1024;
+
 export class LogSink {
   readonly buffer: LogBuffer;
   readonly threshold: number;
-  private readonly dest: Destination;
+  private readonly dest: SonicBoomInstance;
   private readonly toFile: boolean;
+  /** Set when the destination failed (e.g. stdout is a pipe whose reader went away). */
+  private broken = false;
 
   constructor(options: LogSinkOptions) {
     this.buffer = options.buffer;
     this.threshold = LEVEL_NUMBER[options.level];
     const target = options.logFile.toUpperCase();
-    const stdout = ['STDOUT', 'SYSLOG', 'JOURNAL', 'JOURNALD'].includes(target);
-    let dest: Destination;
-    if (stdout) {
-      dest = pino.destination({ dest: 1, sync: options.sync ?? false, minLength: options.sync ? 0 : 4096 });
-    } else {
+    let toFile = !['STDOUT', 'SYSLOG', 'JOURNAL', 'JOURNALD'].includes(target);
+    let fallbackReason: string | undefined;
+    if (toFile) {
       try {
-        dest = pino.destination({ dest: options.logFile, sync: true, mkdir: true, append: true });
-        if (!options.sync) {
-          // Opened synchronously so an unwritable path is detected now; writes are async from here.
-          dest.end();
-          // Batch small writes: one write(2) per 8 KiB instead of one per line under load.
-          dest = pino.destination({ dest: options.logFile, sync: false, mkdir: true, append: true, minLength: 8 * 1024 });
-        }
+        // Opened synchronously once so an unwritable path is detected now, not on a later write.
+        mkdirSync(dirname(options.logFile), { recursive: true });
+        closeSync(openSync(options.logFile, 'a'));
       } catch (err) {
         // Reference behaviour: an unopenable log file falls back to stdout.
-        dest = pino.destination({ dest: 1, sync: options.sync ?? false });
-        dest.write(`${new Date().toISOString()}          [W] cannot open log file ${options.logFile}: ${(err as Error).message}; logging to stdout\n`);
+        toFile = false;
+        fallbackReason = `cannot open log file ${options.logFile}: ${(err as Error).message}; logging to stdout`;
       }
     }
-    this.dest = dest;
-    this.toFile = !stdout;
-    if (!options.sync) {
-      // Batched writes must still reach `tail -f` promptly when traffic is low.
-      setInterval(() => {
-        try {
-          this.dest.flush();
-        } catch {
-          /* destination not ready or closed */
-        }
-      }, 500).unref();
-    }
+    this.dest = toFile
+      ? new SonicBoom({ dest: options.logFile, append: true, minLength: BATCH_BYTES })
+      : new SonicBoom({ fd: 1, minLength: 4096 });
+    this.toFile = toFile;
+    this.dest.on('error', () => {
+      this.broken = true;
+    });
+    // Batched writes must still reach `tail -f` promptly when traffic is low.
+    setInterval(() => this.flush(), 500).unref();
+    if (fallbackReason) this.write('WARN', fallbackReason, undefined);
   }
 
   // Two lines are logged per request, so the common path avoids regex replaces and re-formats
@@ -78,7 +82,7 @@ export class LogSink {
     const rid = requestId ? requestId.slice(0, 8) : '';
     const clean = CONTROL_CHARS_TEST.test(message) ? message.replace(CONTROL_CHARS, '?') : message;
     const text = clean.includes('\n') ? clean.replace(/\n/g, '\n  ') : clean;
-    this.dest.write(`${this.lastIso} ${rid.padEnd(8)} [${level[0]}] ${text}\n`);
+    if (!this.broken) this.dest.write(`${this.lastIso} ${rid.padEnd(8)} [${level[0]}] ${text}\n`);
     const entry: Parameters<LogBuffer['push']>[0] = { timestamp: now / 1000, level, message: clean };
     if (rid) entry.request_id = rid;
     if (err instanceof Error && err.stack) {
@@ -91,12 +95,23 @@ export class LogSink {
     if (this.toFile) this.dest.reopen();
   }
 
-  flush(): void {
-    try {
-      this.dest.flushSync();
-    } catch {
-      /* not ready yet or stdout closed */
-    }
+  /** Write out what is batched; resolves within `timeoutMs` whatever the destination does. */
+  flush(timeoutMs = 1000): Promise<void> {
+    return new Promise((resolve) => {
+      if (this.broken) return resolve();
+      const timer = setTimeout(resolve, timeoutMs);
+      timer.unref();
+      try {
+        this.dest.flush(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      } catch {
+        // not open yet or already closed
+        clearTimeout(timer);
+        resolve();
+      }
+    });
   }
 }
 

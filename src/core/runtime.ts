@@ -24,8 +24,6 @@ export interface StartOptions {
   listenerNames?: readonly string[];
   /** Override settings.yml's log_file (tests use STDOUT or a temp file). */
   logFile?: string;
-  /** Synchronous log writes. */
-  syncLog?: boolean;
   catalogue?: Catalogue;
 }
 
@@ -95,7 +93,7 @@ export async function startProxy(opts: StartOptions): Promise<RunningProxy> {
   const only = resolveInstance({ only: opts.only, bundle: opts.bundle, known: [...catalogue.modules.keys()] });
 
   const buffer = new LogBuffer(global.logBuffer, global.logBufferErrors);
-  const logSink = new LogSink({ logFile: opts.logFile ?? global.logFile, level: global.logLevel, buffer, sync: opts.syncLog });
+  const logSink = new LogSink({ logFile: opts.logFile ?? global.logFile, level: global.logLevel, buffer });
   const log = createLogger(logSink);
   const abort = new AbortController();
 
@@ -137,12 +135,12 @@ export async function startProxy(opts: StartOptions): Promise<RunningProxy> {
         abort.abort();
         await Promise.all(listeners.map((l) => l.app.close().catch(() => undefined)));
         log.info('Smart proxy stopped');
-        logSink.flush();
+        await logSink.flush();
       })());
     return { global, records: loader.records, failedModules: loader.failedModules, listeners, log, logSink, close };
   } catch (err) {
     abort.abort();
-    logSink.flush();
+    await logSink.flush();
     throw err;
   }
 }

@@ -5,8 +5,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
-import { tempDir, removeDir, waitFor } from '../lib/procs.ts';
-import { runProxyCli, startProxyProcess, portOf } from '../lib/proxy-process.ts';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { tempDir, removeDir, waitFor, freeTcpPort, sleep, requireCommand } from '../lib/procs.ts';
+import { runProxyCli, startProxyProcess, portOf, MAIN } from '../lib/proxy-process.ts';
 import { fetchUrl } from '../lib/https-client.ts';
 import { writeSettingsDir } from '../../src/core/testing.ts';
 import { PROXY_VERSION } from '../../src/core/version.ts';
@@ -97,6 +99,30 @@ test('a listener that cannot bind stops start-up naming the listener and address
     const r = await runProxyCli(['--settings', dir]);
     assert.equal(r.code, 1);
     assert.match(r.stderr, /listener 'http': cannot listen on no-such-host\.invalid:0: /);
+  } finally {
+    await removeDir(dir);
+  }
+});
+
+test('logging to a stdout pipe whose reader went away does not stall shutdown', async () => {
+  const dir = await tempDir('sp-cli');
+  try {
+    const port = await freeTcpPort();
+    await writeSettingsDir(dir, { http_port: port, bind_host: ['127.0.0.1'], log_file: 'STDOUT' });
+    const child = spawn(process.execPath, [MAIN, '--settings', dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+    // The pipe's reader takes a few bytes and exits, like `smart-proxy | head`.
+    const reader = spawn(requireCommand('head'), ['-c', '10'], { stdio: [child.stdout, 'ignore', 'ignore'] });
+    child.stdout.destroy(); // only `head` holds the read end now
+    try {
+      await once(reader, 'exit');
+      await waitFor('listening', async () => (await fetchUrl(`http://127.0.0.1:${port}/features`)).status === 200);
+      // SIGTERM right away: shutdown must not wait forever on log lines it cannot write.
+      child.kill('SIGTERM');
+      const exited = await Promise.race([once(child, 'exit').then(([code]) => code as number | null), sleep(15_000).then(() => 'hung' as const)]);
+      assert.equal(exited, 0);
+    } finally {
+      child.kill('SIGKILL');
+    }
   } finally {
     await removeDir(dir);
   }

@@ -27,9 +27,11 @@ function toEvents(stmts: Statement[], out: LeaseEvent[]): void {
 }
 
 /** Line feeds in `b[from, to)`, to keep line numbers in error messages. */
-function countLines(b: Uint8Array, from: number, to: number): number {
+function countLines(b: Buffer, from: number, to: number): number {
+  // A view bounded at `to`, so that the native search never runs past the range.
+  const v = b.subarray(from, to);
   let n = 0;
-  for (let i = from; i < to; i++) if (b[i] === 10) n++;
+  for (let i = v.indexOf(10); i !== -1; i = v.indexOf(10, i + 1)) n++;
   return n;
 }
 
@@ -252,7 +254,9 @@ export class LeasesFollower {
         await fh.close().catch(() => undefined);
         return this.fullLoad();
       }
-      const size = this.opts.chunkBytes ?? 256 * 1024;
+      // 64 KiB reads: measured with bench/dhcp-leases-load.ts, larger reads raise the load's peak
+      // RSS (256 KiB: ~5 MB more, 1 MiB: 15–40 MB more) for no gain in CPU time.
+      const size = this.opts.chunkBytes ?? 64 * 1024;
       const buf = Buffer.allocUnsafe(size);
       let pos = from;
       for (;;) {

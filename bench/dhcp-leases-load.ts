@@ -60,8 +60,9 @@ if (process.argv[2] === '--child') {
     };
     const base = run('baseline');
     const load = run('load');
-    // Most of the RSS above the retained data is V8's young generation, which grows with the
-    // allocation rate; the same load with a capped semi-space shows the data's real footprint.
+    // Most of the RSS above the retained data is V8's young generation, which V8 grows while
+    // much of what it allocates survives (every kept lease passes through it); the same load
+    // with a capped semi-space shows the data's real footprint. Flags are the core's to set.
     const capped = run('load', ['--max-semi-space-size=4']);
     console.log(`leases file: ${COUNT} leases, ${(size / 1e6).toFixed(1)} MB; load average ${loadavg()[0].toFixed(1)}`);
     console.log(`baseline (read whole file + count lines): ${base.ms.toFixed(0)} ms wall, ${base.cpuMs.toFixed(0)} ms CPU, peak RSS ${base.peak.toFixed(0)} MB`);

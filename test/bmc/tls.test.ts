@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startTestProxy, type TestProxy } from '../../src/core/testing.ts';
-import { makePki, type Pki } from '../lib/certs.ts';
+import { httpsSettings, makePki, type Pki } from '../lib/certs.ts';
 import { fetchUrl } from '../lib/https-client.ts';
 import { tempDir, removeDir } from '../lib/procs.ts';
 import { startIpaStandIn, type IpaStandIn } from '../realm/ipa-standin.ts';
@@ -28,10 +28,7 @@ before(async () => {
   await writeFile(join(dir, 'default.conf'), `realm = EXAMPLE.COM\nxmlrpc_uri = ${ipa.origin}/ipa/xml\n`);
   proxy = await startTestProxy({
     global: {
-      https_port: 0,
-      ssl_certificate: pki.serverCert,
-      ssl_private_key: pki.serverKey,
-      ssl_ca_file: pki.caCert,
+      ...httpsSettings(pki),
       trusted_hosts: ['foreman.example.com'],
     },
     files: {

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Agent, request } from 'undici';
 import { startTestProxy, type TestProxy } from '../../src/core/testing.ts';
-import { makePki } from '../lib/certs.ts';
+import { httpsSettings, makePki } from '../lib/certs.ts';
 import { fetchUrl } from '../lib/https-client.ts';
 import { execFileP, removeDir, tempDir } from '../lib/procs.ts';
 import { startPuppetServer, type PuppetServer } from './puppetserver.ts';
@@ -427,10 +427,7 @@ test('over HTTPS as Foreman calls it: client certificate and trusted_hosts in fr
   const stranger = await pki.client('intruder.example.com');
   const proxy = await startTestProxy({
     global: {
-      https_port: 0,
-      ssl_certificate: pki.serverCert,
-      ssl_private_key: pki.serverKey,
-      ssl_ca_file: pki.caCert,
+      ...httpsSettings(pki),
       trusted_hosts: ['foreman.example.com'],
     },
     files: {

@@ -3,7 +3,7 @@
 // create providers → start. A failing group is reported `failed`; the others run on.
 
 import { join } from 'node:path';
-import { SettingsError, errorText } from './errors.ts';
+import { errorText } from './errors.ts';
 import type {
   EnabledValue,
   ModuleContext,
@@ -271,4 +271,3 @@ export class ModuleLoader {
   }
 }
 
-export { SettingsError };

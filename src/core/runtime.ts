@@ -48,11 +48,10 @@ export interface RunningProxy {
 
 async function startListener(
   spec: ListenerSpec,
+  mounted: readonly ModuleRecord[],
   proxy: { global: GlobalSettings; records: ReadonlyMap<string, ModuleRecord>; log: Logger; catalogue: Catalogue },
-  settingsFile: string,
 ): Promise<RunningListener> {
   const { global, records, log } = proxy;
-  const mounted = modulesFor(spec, records, settingsFile);
   let handler: FastifyServerFactoryHandler | undefined;
   const servers: Server[] = [];
   const app = await buildApp({
@@ -101,11 +100,11 @@ export async function startProxy(opts: StartOptions): Promise<RunningProxy> {
   try {
     await loader.load();
     const specs = selectListeners(resolveListeners(global, settingsFile), opts.listenerNames, settingsFile);
-    // Refuse a bad listener/module combination before binding anything.
-    for (const spec of specs) modulesFor(spec, loader.records, settingsFile);
+    // Every listener's module set is worked out (and a bad combination refused) before binding anything.
+    const plan = specs.map((spec) => ({ spec, mounted: modulesFor(spec, loader.records, settingsFile) }));
     const listeners: RunningListener[] = [];
     try {
-      for (const spec of specs) listeners.push(await startListener(spec, { global, records: loader.records, log, catalogue }, settingsFile));
+      for (const { spec, mounted } of plan) listeners.push(await startListener(spec, mounted, { global, records: loader.records, log, catalogue }));
     } catch (err) {
       for (const l of listeners) for (const s of l.servers) s.close();
       throw err;

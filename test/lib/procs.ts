@@ -2,7 +2,7 @@
 // detached and stopped by their own PID (never by name), readiness polling.
 
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm, readFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { openSync, closeSync, existsSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { createSocket } from 'node:dgram';
@@ -68,9 +68,6 @@ export function startDaemon(
   dir: string,
   env: NodeJS.ProcessEnv = process.env,
 ): Daemon {
-  if (!existsSync(cmd) && !cmd.includes('/')) {
-    // resolved through PATH by spawn; existence is reported by the error event
-  }
   const logFile = join(dir, `${name}.log`);
   const fd = openSync(logFile, 'a');
   const child = spawn(cmd, args, { detached: true, stdio: ['ignore', fd, fd], env });
@@ -185,8 +182,4 @@ export function requireCommand(cmd: string): string {
     if (d && existsSync(p)) return p;
   }
   throw new Error(`required command '${cmd}' is not installed (see .ci/run for the Debian packages)`);
-}
-
-export async function readText(path: string): Promise<string> {
-  return readFile(path, 'utf8');
 }

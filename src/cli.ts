@@ -43,6 +43,12 @@ function describeError(err: unknown): string {
   return String(err);
 }
 
+/**
+ * `smart-proxy check`: reads and checks every settings file, creates each enabled module's
+ * providers and instance (so keys, key files, URLs and TLS material are really tried) without
+ * opening a listener or starting a service, and reports every module's state. A failed module
+ * is shown with the file, the key when one is to blame, and the reason.
+ */
 async function check(settingsDir: string, only: string[] | undefined, bundle: string | undefined): Promise<number> {
   const global = await loadGlobalSettings(settingsDir);
   const catalogue = await discoverCatalogue();
@@ -54,14 +60,20 @@ async function check(settingsDir: string, only: string[] | undefined, bundle: st
     log: silentLogger,
     signal: AbortSignal.abort(),
     logBuffer: new LogBuffer(2, 2),
-    dryRun: true,
+    start: false,
   });
-  await loader.load();
-  const file = join(global.settingsDir, 'settings.yml');
-  for (const spec of resolveListeners(global, file)) modulesFor(spec, loader.records, file);
+  try {
+    await loader.load();
+    const file = join(global.settingsDir, 'settings.yml');
+    for (const spec of resolveListeners(global, file)) modulesFor(spec, loader.records, file);
+  } finally {
+    await loader.close();
+  }
   let bad = 0;
   for (const r of [...loader.records.values()].sort((a, b) => a.def.name.localeCompare(b.def.name))) {
-    process.stdout.write(`${r.def.name}: ${r.state}${r.failure ? ` - ${r.failure}` : ''}\n`);
+    const where = r.problem ? `${r.problem.file}: ${r.problem.key === undefined ? '' : `${r.problem.key}: `}${r.problem.message}` : '';
+    const detail = r.state === 'failed' ? ` - ${where}` : r.failure ? ` - ${r.failure}` : '';
+    process.stdout.write(`${r.def.name}: ${r.state}${detail}\n`);
     if (r.state === 'failed') bad++;
   }
   process.stdout.write(bad === 0 ? 'settings OK\n' : `${bad} module(s) would fail\n`);

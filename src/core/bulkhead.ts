@@ -38,6 +38,11 @@ export class Bulkhead {
     return this.waiters.length;
   }
 
+  /** True when a call now would be refused (every slot taken and the queue full). */
+  get saturated(): boolean {
+    return this.active >= this.options.limit && this.waiters.length >= this.options.queue;
+  }
+
   async run<T>(fn: () => Promise<T>): Promise<T> {
     await this.acquire();
     try {

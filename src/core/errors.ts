@@ -17,6 +17,31 @@ export class ProxyError extends Error {
   }
 }
 
+/** One row of a module's error table: the HTTP status, and Retry-After seconds for a 503. */
+export type ErrorRow = number | { readonly status: number; readonly retryAfter?: number };
+
+export type ErrorFactories<T extends Record<string, ErrorRow>> = {
+  readonly [K in keyof T]: (message: string) => ProxyError;
+};
+
+/**
+ * A module's errors, declared once with their statuses (as fastify's own errors.js does): every
+ * error the module or its providers throw comes from this table, so its stable code is
+ * `<module>.<key>` and its status is written nowhere else.
+ *
+ *   export const DnsError = errorTable('dns', { conflict: 409, not_found: 404, busy: { status: 503, retryAfter: 5 } });
+ *   throw DnsError.conflict(`'${fqdn} 'is already in use`);
+ */
+export function errorTable<const T extends Record<string, ErrorRow>>(module: string, table: T): ErrorFactories<T> {
+  const out: Record<string, (message: string) => ProxyError> = {};
+  for (const [key, row] of Object.entries(table)) {
+    const { status, retryAfter } = typeof row === 'number' ? { status: row, retryAfter: undefined } : row;
+    const headers: Record<string, string> = retryAfter === undefined ? {} : { 'retry-after': String(retryAfter) };
+    out[key] = (message: string) => new ProxyError(status, message, `${module}.${key}`, { ...headers });
+  }
+  return out as ErrorFactories<T>;
+}
+
 export const badRequest = (message: string, code = 'bad_request'): ProxyError => new ProxyError(400, message, code);
 export const forbidden = (message: string, code = 'forbidden'): ProxyError => new ProxyError(403, message, code);
 export const notFound = (message: string, code = 'not_found'): ProxyError => new ProxyError(404, message, code);

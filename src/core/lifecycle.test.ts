@@ -1,6 +1,7 @@
 // Settings quirks of the reference (spec README §3.2–3.5) exercised through the module loader:
 // colon and colon-less keys, YAML 1.1 booleans, enabled values, unknown providers, provider
-// settings clashing with their module's, validators, dependencies and soft failures.
+// settings clashing with their module's, validators, schema ranges, dependencies and soft
+// failures; and the lifecycle: one instance per module, close() on group failure and shutdown.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,52 +12,83 @@ import { ModuleLoader, parseEnabled } from './lifecycle.ts';
 import { parseGlobalSettings } from './settings/load-global.ts';
 import { defineModule, defineProvider, type ModuleDefinition, type ProviderDefinition } from './module.ts';
 import { silentLogger } from './logging.ts';
+import { LogBuffer } from './log-buffer.ts';
 import { SettingsError } from './errors.ts';
+import * as setting from './settings/schema.ts';
 
-const noRoutes = (): void => undefined;
+/** What happened, in order: creations and closes of providers and instances. */
+const events: string[] = [];
+
+const alphaSettings = setting.settings({
+  use_provider: setting.string({ default: 'alpha_one', description: 'provider' }),
+  ttl: setting.integer({ default: 60, minimum: 1, maximum: 3600, unit: 'seconds', description: 'ttl' }),
+});
+
+interface AlphaProvider {
+  server: string;
+  ttl: number;
+}
 
 const alpha = defineModule({
   name: 'alpha',
+  summary: 'test module',
   prefixes: ['/alpha'],
   audience: 'foreman',
   authorize: true,
-  settings: { use_provider: { default: 'alpha_one', type: 'string' }, ttl: { default: 60, type: 'integer' } },
-  providerIds: (s) => [String(s.use_provider)],
+  settings: alphaSettings,
+  providerIds: (s) => [s.use_provider],
   exposedSettings: ['use_provider'],
-  routes: noRoutes,
+  create: (ctx, providers) => {
+    const provider = providers.get(ctx.settings.use_provider) as AlphaProvider;
+    events.push(`create alpha with ${provider.server}`);
+    return { provider, routes: () => undefined, close: () => void events.push('close alpha') };
+  },
 });
-const alphaOne = defineProvider({
-  id: 'alpha_one',
-  module: 'alpha',
-  settings: { server: { default: 'localhost', type: 'string' } },
-  create: (ctx) => ({ server: ctx.settings.server, ttl: ctx.settings.ttl }),
-});
-const alphaClash = defineProvider({
-  id: 'alpha_clash',
-  module: 'alpha',
-  settings: { ttl: { default: 5, type: 'integer' } },
-  create: () => ({}),
-});
+
+function provider(id: string, settings: setting.TObject = setting.settings({ server: setting.string({ default: 'localhost', description: 'server' }) }), fail = false): ProviderDefinition {
+  return defineProvider({
+    id,
+    module: 'alpha',
+    summary: id,
+    settings,
+    moduleSettings: alphaSettings,
+    create: (ctx) => {
+      if (fail) throw new Error(`${id} cannot start`);
+      events.push(`create ${id}`);
+      return { server: String((ctx.settings as Record<string, unknown>).server), ttl: ctx.settings.ttl, close: () => void events.push(`close ${id}`) };
+    },
+  });
+}
+
+const alphaOne = provider('alpha_one');
+const alphaClash = provider('alpha_clash', setting.settings({ ttl: setting.integer({ default: 5, description: 'ttl' }) }));
+const alphaBroken = provider('alpha_broken', undefined, true);
+
 const beta = defineModule({
   name: 'beta',
+  summary: 'test module',
   prefixes: ['/beta'],
   audience: 'client',
   authorize: false,
   requires: ['alpha'],
-  settings: { url: { checks: ['url'] }, flag: { default: true, checks: ['boolean'] } },
-  routes: noRoutes,
+  settings: setting.settings({
+    url: setting.url({ description: 'url' }),
+    flag: setting.boolean({ default: true, description: 'flag' }),
+  }),
+  create: () => ({ routes: () => undefined }),
 });
 const gamma = defineModule({
   name: 'gamma',
+  summary: 'test module',
   prefixes: ['/gamma'],
   audience: 'client',
   authorize: false,
-  settings: {},
-  softCheck: (ctx) => (ctx.global.foremanUrl ? undefined : 'missing :foreman_url: from configuration.'),
-  routes: noRoutes,
+  settings: setting.EMPTY_SETTINGS,
+  create: (ctx) => ({ routes: () => undefined, softFailure: ctx.global.foremanUrl ? undefined : 'missing :foreman_url: from configuration.' }),
 });
 
-async function load(files: Record<string, string>, modules: ModuleDefinition[] = [alpha, beta, gamma], providers: ProviderDefinition[] = [alphaOne, alphaClash]) {
+async function load(files: Record<string, string>, modules: ModuleDefinition[] = [alpha, beta, gamma] as ModuleDefinition[], providers: ProviderDefinition[] = [alphaOne, alphaClash, alphaBroken]) {
+  events.length = 0;
   const dir = await mkdtemp(join(tmpdir(), 'sp-life-'));
   await mkdir(join(dir, 'settings.d'));
   for (const [name, text] of Object.entries(files)) await writeFile(join(dir, 'settings.d', `${name}.yml`), text);
@@ -66,6 +98,7 @@ async function load(files: Record<string, string>, modules: ModuleDefinition[] =
     global,
     log: silentLogger,
     signal: new AbortController().signal,
+    logBuffer: new LogBuffer(10, 10),
   });
   try {
     await loader.load();
@@ -95,7 +128,8 @@ test('provider settings merge with the module settings and reach create()', asyn
   const l = await load({ alpha: ':enabled: true\n:ttl: 30\n', alpha_one: ':server: ns1.example.com\n' });
   const rec = l.records.get('alpha');
   assert.equal(rec?.state, 'running');
-  assert.deepEqual(rec?.ctx?.providers[0], { server: 'ns1.example.com', ttl: 30 });
+  const instance = rec?.instance as unknown as { provider: AlphaProvider };
+  assert.deepEqual({ ...instance.provider, close: undefined }, { server: 'ns1.example.com', ttl: 30, close: undefined });
   assert.deepEqual(rec?.providerSettings[0], { use_provider: 'alpha_one', ttl: 30, server: 'ns1.example.com' });
 });
 
@@ -151,4 +185,44 @@ test('disabled modules are not validated', async () => {
   const l = await load({ alpha: ':enabled: false\n:ttl: ""\n' });
   assert.equal(l.records.get('alpha')?.state, 'disabled');
   assert.deepEqual(l.failedModules, {});
+});
+
+test('a value outside its declared range fails the group, naming file and key', async () => {
+  const l = await load({ alpha: ':enabled: true\n:ttl: 99999\n' });
+  const rec = l.records.get('alpha');
+  assert.equal(rec?.state, 'failed');
+  assert.match(l.failedModules.alpha, /alpha: ttl must be a whole number of seconds between 1 and 3600, got 99999$/);
+  assert.match(rec?.problem?.file ?? '', /settings\.d\/alpha\.yml$/);
+  assert.equal(rec?.problem?.key, 'ttl');
+});
+
+test('a provider that fails to start closes the providers created before it', async () => {
+  const l = await load({ alpha: ':enabled: true\n:use_provider: alpha_broken\n' });
+  assert.equal(l.records.get('alpha')?.state, 'failed');
+  assert.match(l.failedModules.alpha, /alpha_broken cannot start$/);
+  assert.match(l.records.get('alpha')?.problem?.file ?? '', /alpha_broken\.yml$/);
+  assert.deepEqual(events, []);
+});
+
+test('a module that fails after its provider was created closes that provider', async () => {
+  const failing = defineModule({ ...alpha, create: () => Promise.reject(new Error('no good')) });
+  const l = await load({ alpha: ':enabled: true\n' }, [failing] as ModuleDefinition[]);
+  assert.equal(l.records.get('alpha')?.state, 'failed');
+  assert.match(l.failedModules.alpha, /no good$/);
+  assert.deepEqual(events, ['create alpha_one', 'close alpha_one']);
+});
+
+test('close() awaits every instance and provider, newest first', async () => {
+  const l = await load({ alpha: ':enabled: true\n' });
+  assert.deepEqual(events, ['create alpha_one', 'create alpha with localhost']);
+  await l.close();
+  assert.deepEqual(events, ['create alpha_one', 'create alpha with localhost', 'close alpha', 'close alpha_one']);
+  assert.equal(l.records.get('alpha')?.instance, undefined);
+});
+
+test('a close() that hangs does not hold up shutdown beyond the deadline', async () => {
+  const hanging = defineModule({ ...alpha, create: () => ({ routes: () => undefined, close: () => new Promise<void>(() => undefined) }) });
+  const l = await load({ alpha: ':enabled: true\n' }, [hanging] as ModuleDefinition[]);
+  await l.close(50);
+  assert.deepEqual(events, ['create alpha_one', 'close alpha_one']);
 });

@@ -1,25 +1,34 @@
-// Module lifecycle (design.md §4, spec README §3.4): load every settings file first (fatal errors
-// name file and key), then per module group: validate → resolve providers → check dependencies →
-// create providers → start. A failing group is reported `failed`; the others run on.
+// Module lifecycle (design.md §4, spec README §3.4): read and type-check every settings file
+// first (fatal errors name file and key), then per module group: check the settings against the
+// schemas → resolve providers → check dependencies → create providers → create the module
+// instance → start it. A failing group is reported `failed` and whatever it had created is closed;
+// the other groups run on. On shutdown everything created is closed in reverse order.
 
 import { join } from 'node:path';
 import { errorText } from './errors.ts';
-import type {
-  EnabledValue,
-  ModuleContext,
-  ModuleDefinition,
-  ModuleState,
-  ProviderDefinition,
-  Settings,
-  SettingsSpec,
+import {
+  Providers,
+  type Closeable,
+  type EnabledValue,
+  type ModuleDefinition,
+  type ModuleInstance,
+  type ModuleState,
+  type ProviderDefinition,
+  type Settings,
 } from './module.ts';
 import type { GlobalSettings } from './settings/global.ts';
 import type { Logger } from './logging-types.ts';
 import { loadProvider, type Catalogue } from './registry.ts';
 import type { LogBuffer } from './log-buffer.ts';
 import { readSettingsFile } from './settings/yaml.ts';
-import { coerceDeclared } from './settings/coerce.ts';
-import { runChecks } from './settings/checks.ts';
+import { checkDeclared, readDeclared, typed, type SettingProblem, type TObject } from './settings/schema.ts';
+
+/** Why a group failed, for `smart-proxy check`: the file, the key when one is to blame, the reason. */
+export interface GroupProblem {
+  readonly file: string;
+  readonly key?: string;
+  readonly message: string;
+}
 
 export interface ModuleRecord {
   readonly def: ModuleDefinition;
@@ -28,16 +37,14 @@ export interface ModuleRecord {
   /** Module settings after defaults and computation; null when disabled. */
   settings: Settings | null;
   providerIds: string[];
+  /** Merged settings (module ← provider file) of each provider, in providerIds order. */
   providerSettings: Settings[];
-  ctx: ModuleContext | undefined;
-  /** Failure message of the group (state failed) or of a soft check (state running). */
+  /** The running module; set while state is running. */
+  instance: ModuleInstance | undefined;
+  /** Failure message of the group (state failed) or of a soft failure (state running). */
   failure: string | undefined;
-}
-
-export interface LoadedModules {
-  records: Map<string, ModuleRecord>;
-  /** name of module or provider → failure message, as GET /logs reports it. */
-  failedModules: Record<string, string>;
+  /** Where the group's failure came from. */
+  problem: GroupProblem | undefined;
 }
 
 export function parseEnabled(value: unknown): EnabledValue {
@@ -46,19 +53,10 @@ export function parseEnabled(value: unknown): EnabledValue {
   return false;
 }
 
-function applyDeclared(file: string, spec: SettingsSpec, raw: Record<string, unknown>): Settings {
-  const out: Settings = {};
-  for (const [key, decl] of Object.entries(spec)) if ('default' in decl) out[key] = structuredClone(decl.default);
-  for (const [key, value] of Object.entries(raw)) {
-    const decl = spec[key];
-    out[key] = decl ? coerceDeclared(file, key, decl, value) : value;
-  }
-  return out;
-}
-
 interface PendingProvider {
   def: ProviderDefinition;
   file: string;
+  /** The provider file's own values (defaults ← file), before merging with the module's. */
   own: Settings;
 }
 
@@ -76,10 +74,16 @@ export interface LoadOptions {
   log: Logger;
   signal: AbortSignal;
   /** Served by the logs module through ctx.proxy. */
-  logBuffer?: LogBuffer;
-  /** Validate only: no provider is created and no module started (`smart-proxy check`). */
-  dryRun?: boolean;
+  logBuffer: LogBuffer;
+  /**
+   * false (`smart-proxy check`): providers and module instances are created, so that their
+   * settings and files are really tried, but nothing starts serving; close() releases them.
+   */
+  start?: boolean;
 }
+
+/** Longest a close() may take at shutdown before the next one is started anyway. */
+export const CLOSE_DEADLINE_MS = 10_000;
 
 /**
  * Phase 1: read and type-check every settings file. Throws SettingsError (fatal) on unreadable
@@ -103,41 +107,42 @@ async function readAll(opts: LoadOptions): Promise<Pending[]> {
       settings: null,
       providerIds: [],
       providerSettings: [],
-      ctx: undefined,
+      instance: undefined,
       failure: undefined,
+      problem: undefined,
     };
     const p: Pending = { record, file, providers: [] };
     pending.push(p);
     if (!enabled) continue;
     const { enabled: _ignored, ...rest } = raw ?? {};
-    let settings = applyDeclared(file, def.settings, rest);
+    let settings = readDeclared(file, def.settings, rest);
     if (def.computeSettings) settings = def.computeSettings(settings, global, enabled);
     record.settings = settings;
-    record.providerIds = def.providerIds ? def.providerIds(settings) : [];
+    record.providerIds = def.providerIds ? def.providerIds(typed(def.settings, settings)) : [];
     for (const id of record.providerIds) {
       const pdef = await loadProvider(catalogue, id);
       if (!pdef || pdef.module !== def.name) continue; // reported as a group failure later
       const pfile = join(global.settingsDirectory, `${id}.yml`);
       const praw = await readSettingsFile(pfile);
       if (praw === undefined) log.warn(`Couldn't find settings file ${pfile}. Using default settings.`);
-      p.providers.push({ def: pdef, file: pfile, own: applyDeclared(pfile, pdef.settings, praw ?? {}) });
+      p.providers.push({ def: pdef, file: pfile, own: readDeclared(pfile, pdef.settings, praw ?? {}) });
     }
   }
   return pending;
 }
 
-/** Stand-in definition for a module whose code failed to load: it starts by failing. */
+/** Stand-in definition for a module whose code failed to load: it is created by failing. */
 function brokenModule(name: string, reason: string): ModuleDefinition {
   return {
     name,
+    summary: '',
     prefixes: [],
     audience: 'foreman',
     authorize: true,
-    settings: {},
-    start: () => {
+    settings: { type: 'object', properties: {} } as unknown as TObject,
+    create: () => {
       throw new Error(reason);
     },
-    routes: () => undefined,
   };
 }
 
@@ -146,19 +151,43 @@ function groupMessage(record: ModuleRecord, reason: string): string {
   return `Disabling all modules in the group [${members}] due to a failure in one of them: ${reason}`;
 }
 
+/** Both schemas' keys of a provider's merged settings, typed. */
+function providerView(def: ProviderDefinition, module: ModuleDefinition, merged: Settings): unknown {
+  return typed(def.settings, typed(module.settings, merged));
+}
+
+async function closeWithin(what: string, item: Closeable, ms: number, log: Logger): Promise<void> {
+  if (typeof item.close !== 'function') return;
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<'late'>((resolve) => {
+    timer = setTimeout(() => resolve('late'), Math.max(ms, 1));
+  });
+  try {
+    const outcome = await Promise.race([Promise.resolve(item.close()).then(() => 'closed' as const), late]);
+    if (outcome === 'late') log.warn(`${what}: still closing after ${ms} ms, going on without it`);
+  } catch (err) {
+    log.warn(`${what}: close failed: ${errorText(err)}`);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 export class ModuleLoader {
   readonly records = new Map<string, ModuleRecord>();
   readonly failedModules: Record<string, string> = {};
   private readonly opts: LoadOptions;
+  /** Everything created, in creation order: closed in reverse. */
+  private readonly created: { name: string; item: Closeable }[] = [];
 
   constructor(opts: LoadOptions) {
     this.opts = opts;
   }
 
-  private fail(record: ModuleRecord, reason: string): void {
+  private fail(record: ModuleRecord, reason: string, problem: GroupProblem): void {
     const message = groupMessage(record, reason);
     record.state = 'failed';
     record.failure = message;
+    record.problem = problem;
     for (const member of [...record.providerIds, record.def.name]) this.failedModules[member] = message;
     this.opts.log.error(message);
   }
@@ -173,101 +202,137 @@ export class ModuleLoader {
     return undefined;
   }
 
-  /** Validate everything first (fatal on SettingsError), then bring each group up. */
+  /** Read and check everything first (fatal on SettingsError), then bring each group up. */
   async load(): Promise<void> {
     const pending = await readAll(this.opts);
     for (const p of pending) this.records.set(p.record.def.name, p.record);
-
     const alive = pending.filter((p) => p.record.enabled !== false);
-    for (const p of pending) if (p.record.enabled === false) p.record.state = 'disabled';
 
-    // Validators, provider resolution and provider settings, per group.
     for (const p of alive) {
-      const { record } = p;
-      const reason = await this.validate(p);
-      if (reason) this.fail(record, reason);
+      const problem = await this.check(p);
+      if (problem) this.fail(p.record, problem.message, problem);
     }
-    // Dependencies, then creation; re-check after, since a dependency may have failed meanwhile.
-    for (const p of alive) {
-      if (p.record.state === 'failed') continue;
-      const unmet = this.unmetDependency(p.record);
-      if (unmet) this.fail(p.record, unmet);
-    }
-    const startable = alive.filter((p) => p.record.state !== 'failed');
-    if (this.opts.dryRun) {
-      for (const p of startable) p.record.state = 'running';
-      return;
-    }
-    await Promise.all(startable.map((p) => this.bringUp(p)));
-    for (const p of alive) {
-      if (p.record.state === 'failed') continue;
-      const unmet = this.unmetDependency(p.record);
-      if (unmet) this.fail(p.record, unmet);
-    }
+    // Dependencies, then creation; re-checked after, since a dependency may have failed meanwhile.
+    const dependencies = async (): Promise<void> => {
+      for (const p of alive) {
+        if (p.record.state === 'failed') continue;
+        const unmet = this.unmetDependency(p.record);
+        if (!unmet) continue;
+        this.fail(p.record, unmet, { file: p.file, message: unmet });
+        p.record.instance = undefined;
+        await this.release(p.record.def.name);
+      }
+    };
+    await dependencies();
+    await Promise.all(alive.filter((p) => p.record.state !== 'failed').map((p) => this.bringUp(p)));
+    await dependencies();
   }
 
-  private async validate(p: Pending): Promise<string | undefined> {
+  /** The group's first settings problem, in the reference's order (module, providers, clashes). */
+  private async check(p: Pending): Promise<GroupProblem | undefined> {
     const { record } = p;
+    const def = record.def;
     const settings = record.settings as Settings;
-    const failed = await runChecks(record.def.settings, settings);
-    if (failed) return failed;
+    const own = await checkDeclared(def.name, p.file, def.settings, settings);
+    if (own) return own;
+    const custom = def.validate?.(typed(def.settings, settings));
+    if (custom) return { file: p.file, ...custom };
     const missing = record.providerIds.filter((id) => {
       const d = this.opts.catalogue.providers.get(id);
-      return !d || d.module !== record.def.name;
+      return !d || d.module !== def.name;
     });
     if (missing.length > 0) {
-      return `following providers are not available [${missing.map((m) => `'${m}'`).join(', ')}]`;
+      return {
+        file: p.file,
+        key: 'use_provider',
+        message: `following providers are not available [${missing.map((m) => `'${m}'`).join(', ')}]`,
+      };
     }
     for (const prov of p.providers) {
       const clash = Object.keys(prov.own).filter((k) => k in settings);
       if (clash.length > 0) {
-        return `Provider '${prov.def.id}' settings conflict with the main plugin's settings: [${clash.map((k) => `'${k}'`).join(', ')}]`;
+        return {
+          file: prov.file,
+          key: clash[0],
+          message: `Provider '${prov.def.id}' settings conflict with the main plugin's settings: [${clash.map((k) => `'${k}'`).join(', ')}]`,
+        };
       }
       const merged = { ...settings, ...prov.own };
-      const pfail = await runChecks(prov.def.settings, merged);
-      if (pfail) return pfail;
+      const problem: SettingProblem | undefined = await checkDeclared(prov.def.id, prov.file, prov.def.settings, merged);
+      if (problem) return problem;
+      const customProvider = prov.def.validate?.(providerView(prov.def, def, merged) as never);
+      if (customProvider) return { file: prov.file, ...customProvider };
       record.providerSettings.push(merged);
     }
     return undefined;
   }
 
+  private remember(name: string, item: Closeable): void {
+    this.created.push({ name, item });
+  }
+
+  /** Close what one group created, newest first (a group failed after creating some of it). */
+  private async release(moduleName: string): Promise<void> {
+    const mine = this.created.filter((c) => c.name === moduleName);
+    for (const c of mine.reverse()) {
+      this.created.splice(this.created.indexOf(c), 1);
+      await closeWithin(`${moduleName}`, c.item, CLOSE_DEADLINE_MS, this.opts.log);
+    }
+  }
+
   private async bringUp(p: Pending): Promise<void> {
     const { record } = p;
     const { global, signal, log } = this.opts;
+    const def = record.def;
+    let stage = { file: p.file };
     try {
-      const providers: unknown[] = [];
+      const byId = new Map<string, unknown>();
       for (const [i, prov] of p.providers.entries()) {
-        providers.push(
-          await prov.def.create({
-            settings: record.providerSettings[i],
-            global,
-            log: log.child(prov.def.id),
-            signal,
-          }),
-        );
+        stage = { file: prov.file };
+        const created = await prov.def.create({
+          settings: providerView(prov.def, def, record.providerSettings[i]) as never,
+          global,
+          log: log.child(prov.def.id),
+          signal,
+        });
+        this.remember(def.name, created);
+        byId.set(prov.def.id, created);
       }
-      const ctx: ModuleContext = {
-        name: record.def.name,
-        settings: record.settings as Settings,
-        global,
-        log: log.child(record.def.name),
-        signal,
-        providers,
-        providerSettings: record.providerSettings,
-        proxy: this.opts.logBuffer ? { logBuffer: this.opts.logBuffer, failedModules: () => this.failedModules } : undefined,
-      };
-      record.ctx = ctx;
-      if (record.def.start) await record.def.start(ctx);
+      stage = { file: p.file };
+      const instance = await def.create(
+        {
+          name: def.name,
+          settings: typed(def.settings, record.settings as Settings),
+          global,
+          log: log.child(def.name),
+          signal,
+          proxy: { logBuffer: this.opts.logBuffer, failedModules: () => this.failedModules },
+        },
+        new Providers(byId),
+      );
+      this.remember(def.name, instance);
+      if (this.opts.start !== false && instance.start) await instance.start();
+      record.instance = instance;
       record.state = 'running';
-      const soft = record.def.softCheck?.(ctx);
-      if (soft) {
-        record.failure = soft;
-        this.failedModules[record.def.name] = soft;
-        log.error(soft);
+      if (instance.softFailure) {
+        record.failure = instance.softFailure;
+        this.failedModules[def.name] = instance.softFailure;
+        log.error(instance.softFailure);
       }
     } catch (err) {
-      this.fail(record, errorText(err));
+      record.instance = undefined;
+      this.fail(record, errorText(err), { ...stage, message: errorText(err) });
+      await this.release(def.name);
     }
   }
-}
 
+  /** Close every module instance and provider, newest first, within `deadlineMs` overall. */
+  async close(deadlineMs = CLOSE_DEADLINE_MS): Promise<void> {
+    const until = Date.now() + deadlineMs;
+    while (this.created.length > 0) {
+      const c = this.created.pop() as { name: string; item: Closeable };
+      await closeWithin(c.name, c.item, until - Date.now(), this.opts.log);
+    }
+    for (const r of this.records.values()) r.instance = undefined;
+  }
+}

@@ -63,7 +63,7 @@ export class LogSink {
       this.broken = true;
     });
     // Batched writes must still reach `tail -f` promptly when traffic is low.
-    setInterval(() => this.flush(), 500).unref();
+    setInterval(() => void this.flush(), 500).unref();
     if (fallbackReason) this.write('WARN', fallbackReason, undefined);
   }
 

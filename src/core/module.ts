@@ -1,125 +1,119 @@
-// The module contract (design.md §4). A module and its providers are plain values; the core
-// loads their settings, creates the providers, starts the module and mounts its routes in an
-// encapsulated fastify context behind the right auth hooks.
+// The module contract (design.md §4; docs/writing-a-module.md is the guide). A module and its
+// providers are plain definitions. The core reads and checks their settings against the declared
+// schema, creates the providers, then creates ONE module instance that owns the module's running
+// state; every listener mounts that same instance. On shutdown, or when a later member of the
+// group fails, the core awaits `close()` of everything it created, in reverse order.
 
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from './logging-types.ts';
 import type { LogBuffer } from './log-buffer.ts';
 import type { GlobalSettings } from './settings/global.ts';
+import type { ProxyError } from './errors.ts';
+import type { SettingProblem, Static, TObject } from './settings/schema.ts';
 
 /** `foreman`: control plane, called by Foreman. `client`: called by hosts being provisioned. */
 export type Audience = 'foreman' | 'client';
 
+/** Settings as loaded (defaults ← file ← computed), before typing. */
 export type Settings = Record<string, unknown>;
 
-/**
- * Declaration of one setting of a module or provider file.
- *
- * - `type` is checked when the file is loaded; a mismatch stops start-up naming file and key.
- *   `string` accepts numbers (YAML `7911` for a port written as a string elsewhere), `integer`
- *   accepts numeric strings, `list` turns a scalar into a one-element list, `boolean` needs a
- *   YAML 1.1 boolean (`true/false/yes/no/on/off`).
- * - `checks` are the reference's validators. They run only when the module is enabled; a failure
- *   marks the module's group `failed` with the reference's message (spec README §3.5), and the
- *   other modules run on.
- * - Every setting with a `default` is implicitly presence-checked, as in the reference.
- */
-export interface SettingDecl {
-  default?: unknown;
-  type?: 'string' | 'integer' | 'number' | 'boolean' | 'list' | 'map' | 'any';
-  checks?: readonly SettingCheck[];
-}
-
-export type SettingCheck = 'presence' | 'readable' | 'url' | 'optional_url' | 'boolean';
-
-export type SettingsSpec = Record<string, SettingDecl>;
-
-export interface RuntimeContext {
-  /** Validated, merged settings (defaults ← file ← computed). Providers also see their module's. */
-  readonly settings: Settings;
+/** What every module and provider receives besides its settings. */
+export interface RuntimeContext<S> {
+  /** Checked settings, typed by the schema. A provider sees its module's settings too. */
+  readonly settings: S;
   readonly global: GlobalSettings;
+  /** Lines are prefixed with the module or provider name. */
   readonly log: Logger;
-  /** Aborted when the proxy shuts down: stop timers, watchers and connections. */
+  /**
+   * Aborted when the proxy shuts down: in-flight backend work (downloads, retries) stops. Release
+   * resources in `close()`, which the core awaits; do not rely on this signal for that.
+   */
   readonly signal: AbortSignal;
 }
 
-export interface ProviderDefinition<P = unknown> {
-  /** The `:use_provider:` name and the settings file name (`<id>.yml`). */
-  readonly id: string;
-  /** Name of the module this provider serves. */
-  readonly module: string;
-  readonly settings: SettingsSpec;
-  readonly capabilities?: readonly string[];
-  /**
-   * Build the provider. Throwing (or rejecting) fails the module's whole group with the error's
-   * message. Long-lived resources must be released when `ctx.signal` aborts.
-   */
-  create(ctx: RuntimeContext): P | Promise<P>;
-}
-
-export interface ModuleContext<P = unknown> extends RuntimeContext {
-  readonly name: string;
-  /** Providers in `use_provider` order (empty for modules without providers). */
-  readonly providers: readonly P[];
-  /** Merged settings of each provider, same order as `providers`. */
-  readonly providerSettings: readonly Settings[];
-  /** Read-only view of the proxy itself (used by the logs module). */
-  readonly proxy?: ProxyIntrospection;
-}
-
+/** Read-only view of the proxy itself (the logs module serves it). */
 export interface ProxyIntrospection {
   readonly logBuffer: LogBuffer;
   /** module/provider name → failure message (spec README §3.4). */
   failedModules(): Readonly<Record<string, string>>;
 }
 
-export interface ModuleDefinition<P = unknown> {
+export interface ModuleContext<S> extends RuntimeContext<S> {
   readonly name: string;
-  /** URL prefixes the module owns, e.g. ['/dns'] or ['/httpboot', '/EFI']. */
-  readonly prefixes: readonly string[];
-  readonly audience: Audience;
-  /** true: trusted_hosts and client-certificate checks guard every route under the prefixes. */
-  readonly authorize: boolean;
-  /** Settings of `<name>.yml` other than `enabled` (include `use_provider` if it has providers). */
-  readonly settings: SettingsSpec;
-  /** Default of `:enabled:` (only `logs` defaults to true). */
-  readonly enabledByDefault?: boolean;
+  readonly proxy: ProxyIntrospection;
+}
+
+/** Anything the core created and must release. */
+export interface Closeable {
+  close?(): void | Promise<void>;
+}
+
+/** The providers a module's settings selected, by `:use_provider:` name. */
+export class Providers<P> {
+  private readonly byId: ReadonlyMap<string, P>;
+
+  constructor(byId: ReadonlyMap<string, P>) {
+    this.byId = byId;
+  }
+
+  /** The provider named `id`; the core created every selected one before the module. */
+  get(id: string): P {
+    const p = this.byId.get(id);
+    if (p === undefined) throw new Error(`provider '${id}' was not created (known: ${[...this.byId.keys()].join(', ') || 'none'})`);
+    return p;
+  }
+
+  get ids(): string[] {
+    return [...this.byId.keys()];
+  }
+}
+
+/** The running module: one per proxy, shared by every listener that mounts it. */
+export interface ModuleInstance extends Closeable {
   /**
-   * For modules with providers: the provider ids to use given the module's settings (e.g. the
-   * `use_provider` value as a list; puppetca appends `puppetca_http_api`).
-   */
-  readonly providerIds?: (settings: Settings) => string[];
-  /** Other modules that must be running (e.g. registration requires templates). */
-  readonly requires?: readonly string[];
-  /** Programmatic settings computed from the loaded ones (spec README §3.6). */
-  readonly computeSettings?: (settings: Settings, global: GlobalSettings, enabled: EnabledValue) => Settings;
-  /**
-   * Keys shown in `/v2/features` → settings, in order. Looked up in the module's settings, then in
-   * each provider's merged settings. All null when the module is not running.
-   */
-  readonly exposedSettings?: readonly string[];
-  /** Static capabilities, reported in every state. */
-  readonly capabilities?: readonly string[];
-  /** Capabilities computed at request time, reported only while running (e.g. installed tools). */
-  readonly dynamicCapabilities?: (ctx: ModuleContext<P>) => string[] | Promise<string[]>;
-  /**
-   * A check whose failure is recorded in /logs failed_modules while the module stays running
-   * (the reference's legacy init hook, used by templates). Return the message or undefined.
-   */
-  readonly softCheck?: (ctx: ModuleContext<P>) => string | undefined;
-  /** Start background services. Throwing fails the group. */
-  readonly start?: (ctx: ModuleContext<P>) => void | Promise<void>;
-  /**
-   * Register routes on an encapsulated fastify instance whose prefix is already applied for each
-   * entry of `prefixes` (the function is called once per prefix and per listener, with `prefix`
-   * set): keep state in `start`/the provider, not in `routes`.
+   * Register the routes of one prefix on an encapsulated fastify scope (the prefix is already
+   * applied). Called once per prefix and per listener: keep state in the instance, not here.
    *
-   * Request bodies: `application/x-www-form-urlencoded` arrives parsed (Rack-style, see
-   * params.ts); every other content type arrives as a raw Buffer in `request.body`. Use
-   * `params(request)` from http/request-params.ts for the merged query + form + path params.
-   * Throw ProxyError for handled failures; the core writes the spec's plain-text error body.
+   * Request bodies: `application/x-www-form-urlencoded` arrives parsed (Rack-style, params.ts);
+   * any other content type arrives as a raw Buffer. `params(request)` (http/request-params.ts)
+   * merges query, form and path params. Throw the module's table errors (errors.ts); the module's
+   * error policy turns everything else into a status.
    */
-  readonly routes: (app: FastifyInstance, ctx: ModuleContext<P>, prefix: string) => void | Promise<void>;
+  routes(app: FastifyInstance, prefix: string): void | Promise<void>;
+  /** Capabilities found at run time (installed tools), added to the static ones while running. */
+  capabilities?(): readonly string[] | Promise<readonly string[]>;
+  /**
+   * The reference's legacy init-hook failure: recorded in /logs failed_modules while the module
+   * keeps running (templates without foreman_url).
+   */
+  readonly softFailure?: string;
+  /** Start serving outside HTTP (the built-in TFTP server). Not run by `smart-proxy check`. */
+  start?(): Promise<void>;
+}
+
+/**
+ * How errors thrown inside the module's routes become responses (one scoped handler per module,
+ * core/http/module-errors.ts). Errors from the module's table (errorTable) carry their status;
+ * framework rejections (body too large …) keep theirs.
+ */
+export interface ErrorPolicy {
+  /** The module's own typed errors that are not table errors (e.g. a backend's error class). */
+  translate?(err: Error): ProxyError | undefined;
+  /**
+   * Status of any other error (a backend's plain Error), with the route's `errorPrefix` before
+   * its message: the reference answers 400 (dhcp, dns, tftp, bmc) or 406 (puppetca, puppet).
+   * Without it such an error is an unhandled 500, logged with its stack.
+   */
+  untypedStatus?: number;
+  /** Write the error response when the module's error body differs from the core's plain text. */
+  send?(reply: FastifyReply, request: FastifyRequest, error: ProxyError): FastifyReply;
+}
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Put before the message of an untyped error of this route (`Failed to sign … for x: `). */
+    errorPrefix?: string | ((request: FastifyRequest) => string);
+  }
 }
 
 /** Parsed `:enabled:` value (spec README §3.3). */
@@ -127,11 +121,70 @@ export type EnabledValue = false | 'both' | 'http' | 'https';
 
 export type ModuleState = 'running' | 'disabled' | 'failed';
 
-/** Helper so module files get type inference without casts. */
-export function defineModule<P>(def: ModuleDefinition<P>): ModuleDefinition<P> {
+export interface ModuleDefinition<S extends TObject = TObject, P = unknown> {
+  readonly name: string;
+  /** One line for the generated settings file header and docs. */
+  readonly summary: string;
+  /** URL prefixes the module owns, e.g. ['/dns'] or ['/httpboot', '/EFI']. */
+  readonly prefixes: readonly string[];
+  readonly audience: Audience;
+  /** true: trusted_hosts and client-certificate checks guard every route under the prefixes. */
+  readonly authorize: boolean;
+  /** Settings of `<name>.yml` other than `enabled` (include `use_provider` if it has providers). */
+  readonly settings: S;
+  /** Default of `:enabled:` (only `logs` defaults to true). */
+  readonly enabledByDefault?: boolean;
+  /**
+   * For modules with providers: the provider ids to create given the module's settings (e.g. the
+   * `use_provider` value as a list; puppetca appends `puppetca_http_api`).
+   */
+  providerIds?(settings: Static<S>): string[];
+  /** Other modules that must be running (registration requires templates). */
+  readonly requires?: readonly string[];
+  /** Programmatic settings computed from the loaded ones (spec README §3.6). */
+  computeSettings?(settings: Settings, global: GlobalSettings, enabled: EnabledValue): Settings;
+  /** Cross-key rules the schema cannot say; the first problem fails the group. */
+  validate?(settings: Static<S>): Omit<SettingProblem, 'file'> | undefined;
+  /**
+   * Keys shown in `/v2/features` → settings, in order. Looked up in the module's settings, then in
+   * each provider's merged settings. All null when the module is not running.
+   */
+  readonly exposedSettings?: readonly string[];
+  /** Static capabilities, reported in every state. */
+  readonly capabilities?: readonly string[];
+  readonly errors?: ErrorPolicy;
+  /**
+   * Build the running module from its checked settings and its providers. Throwing fails the
+   * group (the providers already created are closed). Must not bind sockets: that is `start`.
+   * Loading the module's code here, with `import()`, keeps a disabled module free.
+   */
+  create(ctx: ModuleContext<Static<S>>, providers: Providers<P>): ModuleInstance | Promise<ModuleInstance>;
+}
+
+export interface ProviderDefinition<S extends TObject = TObject, M extends TObject = TObject, P = unknown> {
+  /** The `:use_provider:` name and the settings file name (`<id>.yml`). */
+  readonly id: string;
+  /** Name of the module this provider serves. */
+  readonly module: string;
+  /** One line for the generated settings file header. */
+  readonly summary: string;
+  readonly settings: S;
+  /** The module's schema, for typing only: a provider also sees its module's settings. */
+  readonly moduleSettings?: M;
+  readonly capabilities?: readonly string[];
+  validate?(settings: Static<S> & Static<M>): Omit<SettingProblem, 'file'> | undefined;
+  /**
+   * Build the provider. Throwing (or rejecting) fails the module's whole group with the error's
+   * message. Resources it holds are released by its `close()`, which the core awaits.
+   */
+  create(ctx: RuntimeContext<Static<S> & Static<M>>): (P & Closeable) | Promise<P & Closeable>;
+}
+
+/** Type inference for module files. */
+export function defineModule<S extends TObject, P = unknown>(def: ModuleDefinition<S, P>): ModuleDefinition<S, P> {
   return def;
 }
 
-export function defineProvider<P>(def: ProviderDefinition<P>): ProviderDefinition<P> {
+export function defineProvider<S extends TObject, P, M extends TObject = TObject>(def: ProviderDefinition<S, M, P>): ProviderDefinition<S, M, P> {
   return def;
 }

@@ -133,12 +133,14 @@ export async function startProxy(opts: StartOptions): Promise<RunningProxy> {
         for (const l of listeners) for (const s of l.servers) s.closeAllConnections();
         abort.abort();
         await Promise.all(listeners.map((l) => l.app.close().catch(() => undefined)));
+        await loader.close();
         log.info('Smart proxy stopped');
         await logSink.flush();
       })());
     return { global, records: loader.records, failedModules: loader.failedModules, listeners, log, logSink, close };
   } catch (err) {
     abort.abort();
+    await loader.close();
     await logSink.flush();
     throw err;
   }

@@ -20,7 +20,7 @@ let proxy: TestProxy;
 let host: string;
 
 // Every test here runs against the stand-in, and its name says so.
-const test = (name: string, fn: () => Promise<void>) => baseTest(`${name} (stand-in Redfish service)`, fn);
+const test = (name: string, fn: () => Promise<void>): void => void baseTest(`${name} (stand-in Redfish service)`, fn);
 
 before(async () => {
   bmc = await startRedfishStandIn({ user: USER, password: PASS });

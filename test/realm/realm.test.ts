@@ -10,7 +10,7 @@ import { startTestProxy, type TestProxy } from '../../src/core/testing.ts';
 import { tempDir, removeDir } from '../lib/procs.ts';
 import { startIpaStandIn, type IpaStandIn } from './ipa-standin.ts';
 
-const test = (name: string, fn: () => Promise<void>) => baseTest(`${name} (stand-in FreeIPA)`, fn);
+const test = (name: string, fn: () => Promise<void>): void => void baseTest(`${name} (stand-in FreeIPA)`, fn);
 
 let ipa: IpaStandIn;
 let proxy: TestProxy;

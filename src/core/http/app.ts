@@ -6,6 +6,7 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, 
 import { randomUUID } from 'node:crypto';
 import type { Server } from 'node:http';
 import { ProxyError, errorText } from '../errors.ts';
+import { errorHandler, sendError } from './error-handler.ts';
 import { parseRackQuery } from '../params.ts';
 import type { Logger } from '../logging-types.ts';
 import type { GlobalSettings, ListenerSpec } from '../settings/global.ts';
@@ -42,24 +43,6 @@ declare module 'fastify' {
     /** Set once trusted_hosts/client-certificate checks passed for this request. */
     authorized: boolean;
   }
-}
-
-/** `application/json` when the client accepts JSON (spec README §6.3), else the framework default. */
-export function errorContentType(accept: string | undefined): string {
-  if (!accept || accept.trim() === '') return 'application/json';
-  const types = accept.split(',').map((t) => t.split(';')[0].trim().toLowerCase());
-  return types.some((t) => t === 'application/json' || t === '*/*' || t === 'application/*')
-    ? 'application/json'
-    : 'text/html;charset=utf-8';
-}
-
-function sendError(reply: FastifyReply, request: FastifyRequest, status: number, message: string, headers: Record<string, string> = {}): void {
-  reply
-    .code(status)
-    .headers(headers)
-    .header('content-type', errorContentType(request.headers.accept))
-    // A Buffer keeps fastify from appending `; charset=utf-8` to the reference's content type.
-    .send(Buffer.from(message));
 }
 
 /**
@@ -176,23 +159,8 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     done();
   });
 
-  app.setErrorHandler((err, request, reply) => {
-    const rlog = request.proxyLog ?? log;
-    if (err instanceof ProxyError) {
-      rlog.error(err.message, err.status >= 500 ? err : undefined);
-      sendError(reply, request, err.status, err.message, err.headers);
-      return;
-    }
-    const status = (err as { statusCode?: number }).statusCode;
-    if (typeof status === 'number' && status >= 400 && status < 500) {
-      // Framework-level rejections: body too large, bad content, malformed URL …
-      rlog.error(errorText(err));
-      sendError(reply, request, status, errorText(err));
-      return;
-    }
-    rlog.error(`Unhandled error: ${errorText(err)}`, err);
-    reply.code(500).header('content-type', 'text/html').send('<h1>Internal Server Error</h1>');
-  });
+  app.decorateRequest('errorCode', undefined);
+  app.setErrorHandler(errorHandler(log));
 
   app.setNotFoundHandler((_request, reply) => {
     reply.code(404).header('content-type', 'application/json').send(NOT_FOUND_BODY);
@@ -229,13 +197,14 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   }
 
   for (const record of opts.mounted) {
-    const ctx = record.ctx;
-    if (!ctx) continue;
+    const instance = record.instance;
+    if (!instance) continue;
     for (const prefix of record.def.prefixes) {
       await app.register(
         async (scope) => {
           if (record.def.authorize) scope.addHook('onRequest', backstop(prefix));
-          await record.def.routes(scope, ctx, prefix);
+          scope.setErrorHandler(errorHandler(log, record.def.errors));
+          await instance.routes(scope, prefix);
         },
         { prefix },
       );

@@ -41,8 +41,8 @@ function exposedSettings(r: ModuleRecord): Record<string, unknown> {
 async function capabilities(r: ModuleRecord, providerCaps: (id: string) => readonly string[]): Promise<string[]> {
   const caps = new Set<string>(r.def.capabilities ?? []);
   if (r.state !== 'disabled') for (const id of r.providerIds) for (const c of providerCaps(id)) caps.add(c);
-  if (r.state === 'running' && r.def.dynamicCapabilities && r.ctx) {
-    for (const c of await r.def.dynamicCapabilities(r.ctx)) caps.add(c);
+  if (r.state === 'running' && r.instance?.capabilities) {
+    for (const c of await r.instance.capabilities()) caps.add(c);
   }
   return [...caps].filter((c) => c !== null && c !== undefined).sort();
 }

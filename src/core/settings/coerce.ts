@@ -2,7 +2,6 @@
 // names the file and the key.
 
 import { SettingsError } from '../errors.ts';
-import type { SettingDecl } from '../module.ts';
 
 export function describe(value: unknown): string {
   if (value === null) return 'null';
@@ -48,30 +47,4 @@ export function asList(file: string, key: string, value: unknown): unknown[] {
 
 export function asStringList(file: string, key: string, value: unknown): string[] {
   return asList(file, key, value).map((v, i) => asString(file, `${key}[${i}]`, v));
-}
-
-/** Coerce a module/provider setting per its declaration. null/undefined pass through untouched. */
-export function coerceDeclared(file: string, key: string, decl: SettingDecl, value: unknown): unknown {
-  // Empty values are left for the presence check, which reports them as the reference does.
-  if (value === null || value === undefined || value === '') return value;
-  switch (decl.type) {
-    case 'string':
-      return asString(file, key, value);
-    case 'integer':
-      return asInteger(file, key, value);
-    case 'number':
-      return asNumber(file, key, value);
-    case 'boolean':
-      // The reference's boolean validator reports this as a module failure, not a fatal error.
-      return value;
-    case 'list':
-      return asList(file, key, value);
-    case 'map':
-      if (typeof value !== 'object' || Array.isArray(value)) {
-        throw new SettingsError(file, key, `expected a mapping, got ${describe(value)}`);
-      }
-      return value;
-    default:
-      return value;
-  }
 }

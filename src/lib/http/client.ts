@@ -1,16 +1,20 @@
-// Outbound HTTP(S) client for backends the proxy talks to (Foreman, and later Kea, Redfish, IPA,
-// Puppet). One undici Agent per client keeps a bounded pool of keep-alive connections, so a burst
-// of host requests reuses sockets instead of paying a TCP + TLS handshake each time. Every request
-// has a deadline that covers the whole exchange, body included, so a backend that stalls mid-body
-// cannot pin a proxy request forever.
+// The proxy's one outbound HTTP(S) layer, for every backend it talks to: Foreman, Kea, Redfish
+// BMCs, FreeIPA, Puppet Server, PowerDNS, and boot-file downloads. One undici Agent per client
+// keeps a bounded pool of keep-alive connections per origin, so a burst of requests reuses
+// sockets instead of paying a TCP + TLS handshake each time. Every request has a deadline that
+// covers the whole exchange, body included, so a backend that stalls mid-body cannot pin a proxy
+// request forever; failures to get an answer at all come out as one error type with a kind.
 
-import { Agent, errors as undiciErrors } from 'undici';
+import { Agent, errors as undiciErrors, interceptors, type Dispatcher } from 'undici';
 import type { Readable } from 'node:stream';
 
 export interface HttpClientOptions {
-  /** Base URL; relative request paths resolve against it (a path prefix is kept). */
-  baseUrl: string;
-  /** PEM CA bundle used to verify the server (only meaningful with `verify`). */
+  /**
+   * Base URL; relative request paths resolve against it (a path prefix is kept). Without one,
+   * every request path must be an absolute URL (clients that talk to many hosts: BMCs, media).
+   */
+  baseUrl?: string;
+  /** PEM CA bundle used to verify the server (only meaningful with `verify`; default: system CAs). */
   ca?: string | Buffer;
   /** PEM client certificate and key, presented when both are given. */
   cert?: string | Buffer;
@@ -19,10 +23,18 @@ export interface HttpClientOptions {
   verify: boolean;
   /** Deadline of one request, from sending to the last body byte. */
   timeoutMs: number;
+  /** Longest silence while waiting for headers or between body bytes (default: the deadline). */
+  idleTimeoutMs?: number;
+  /** Deadline of the TCP + TLS connect (default: the deadline, at most 10 s). */
+  connectTimeoutMs?: number;
   /** Most sockets kept per origin; further requests wait inside undici for a free one. */
   connections: number;
   /** How long an idle socket is kept; below typical server keep-alive timeouts to avoid races. */
   keepAliveTimeoutMs?: number;
+  /** Follow up to this many redirects (default: none, the response is returned as is). */
+  maxRedirections?: number;
+  /** TLS sessions kept for resumption (0 for servers that fail resumed handshakes, e.g. Kea 2.2). */
+  maxCachedSessions?: number;
 }
 
 export type HttpMethod = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
@@ -67,7 +79,7 @@ export class HttpClientError extends Error {
 }
 
 export interface HttpClient {
-  readonly baseUrl: URL;
+  readonly baseUrl: URL | undefined;
   request(options: HttpRequestOptions): Promise<HttpResponse>;
   /** Close pooled sockets; in-flight requests finish first. */
   close(): Promise<void>;
@@ -149,34 +161,44 @@ function isStaleSocket(err: unknown): boolean {
 }
 
 /** Resolve a request path against the base URL the way RFC 3986 reference resolution does. */
-export function resolveUrl(base: URL, path: string): URL {
+export function resolveUrl(base: URL | undefined, path: string): URL {
   return new URL(path, base);
 }
 
-export function createHttpClient(options: HttpClientOptions): HttpClient {
-  const baseUrl = new URL(options.baseUrl);
-  if (baseUrl.protocol !== 'http:' && baseUrl.protocol !== 'https:') {
-    throw new TypeError(`baseUrl: unsupported scheme '${baseUrl.protocol}' (use http or https)`);
+function checkScheme(url: URL, what: string): void {
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new TypeError(`${what}: unsupported scheme '${url.protocol}' (use http or https)`);
   }
+}
+
+export function createHttpClient(options: HttpClientOptions): HttpClient {
+  const baseUrl = options.baseUrl === undefined ? undefined : new URL(options.baseUrl);
+  if (baseUrl) checkScheme(baseUrl, 'baseUrl');
   if (!(options.timeoutMs > 0)) throw new RangeError('timeoutMs must be positive');
   if (!(options.connections >= 1)) throw new RangeError('connections must be at least 1');
   const withClientCert = options.cert !== undefined && options.key !== undefined;
+  const idle = options.idleTimeoutMs ?? options.timeoutMs;
   const agent = new Agent({
     connections: options.connections,
     keepAliveTimeout: options.keepAliveTimeoutMs ?? 4_000,
     keepAliveMaxTimeout: Math.max(options.keepAliveTimeoutMs ?? 4_000, 4_000),
-    connectTimeout: Math.min(options.timeoutMs, 10_000),
-    headersTimeout: options.timeoutMs,
-    bodyTimeout: options.timeoutMs,
+    connectTimeout: options.connectTimeoutMs ?? Math.min(options.timeoutMs, 10_000),
+    headersTimeout: idle,
+    bodyTimeout: idle,
     connect: {
       rejectUnauthorized: options.verify,
       ...(options.verify && options.ca !== undefined ? { ca: options.ca } : {}),
       ...(withClientCert ? { cert: options.cert, key: options.key } : {}),
+      ...(options.maxCachedSessions !== undefined ? { maxCachedSessions: options.maxCachedSessions } : {}),
     },
   });
+  const dispatcher: Dispatcher = options.maxRedirections
+    ? agent.compose(interceptors.redirect({ maxRedirections: options.maxRedirections }))
+    : agent;
 
   async function request(req: HttpRequestOptions): Promise<HttpResponse> {
     const url = resolveUrl(baseUrl, req.path);
+    checkScheme(url, 'request URL');
     const timeoutMs = req.timeoutMs ?? options.timeoutMs;
     const deadline = new AbortController();
     let timedOut = false;
@@ -194,7 +216,7 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
       req.signal?.removeEventListener('abort', onCallerAbort);
     };
     const send = () =>
-      agent.request({
+      dispatcher.request({
         origin: url.origin,
         path: url.pathname + url.search,
         method: req.method,

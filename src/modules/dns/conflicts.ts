@@ -1,7 +1,7 @@
 // The conflict rule shared by the providers (spec dns.md §2): compare what the server already has
 // at the owner name with what is asked for.
 
-import { conflict } from '../../core/errors.ts';
+import { DnsError } from './errors.ts';
 import { bytesEqual, parseIPv4, parseIPv6 } from '../../lib/dns/ip.ts';
 import type { DnsRecordType } from './provider.ts';
 
@@ -33,8 +33,8 @@ export function classify(type: DnsRecordType, existing: readonly string[], wante
 /** The reference's 409 texts (the misplaced quote in the first form is the reference's). */
 export function conflictError(type: DnsRecordType, fqdn: string, value: string): Error {
   return type === 'PTR'
-    ? conflict(`'${value}' is already in use`, 'dns.conflict')
-    : conflict(`'${fqdn} 'is already in use`, 'dns.conflict');
+    ? DnsError.conflict(`'${value}' is already in use`)
+    : DnsError.conflict(`'${fqdn} 'is already in use`);
 }
 
 /** The record's owner name and data for a create request. */

@@ -1,42 +1,38 @@
 // The DNS module (spec dns.md): create and delete A, AAAA, PTR, CNAME and SRV records through the
 // provider named by use_provider (dns_nsupdate by default, or dns_powerdns).
 
-import { Bulkhead } from '../../core/bulkhead.ts';
-import { defineModule, type ModuleContext } from '../../core/module.ts';
-import type { DnsRuntime } from './api.ts';
+import { defineModule, type Providers } from '../../core/module.ts';
+import * as setting from '../../core/settings/schema.ts';
 import type { DnsProvider } from './provider.ts';
 
-// routes() runs once per prefix and listener; one bulkhead must cover all of them.
-const runtimes = new WeakMap<object, DnsRuntime>();
+export const DNS_SETTINGS = setting.settings({
+  use_provider: setting.string({
+    default: 'dns_nsupdate',
+    description:
+      'Backend: dns_nsupdate (RFC 2136 dynamic updates with TSIG, e.g. BIND) or dns_powerdns (PowerDNS HTTP API). Shown in /v2/features.',
+  }),
+  dns_ttl: setting.integer({
+    default: 86400,
+    minimum: 0,
+    maximum: 0x7fffffff,
+    unit: 'seconds',
+    description: 'TTL of the records created.',
+  }),
+});
 
-function runtimeFor(ctx: ModuleContext<DnsProvider>): DnsRuntime {
-  let rt = runtimes.get(ctx);
-  if (!rt) {
-    const provider = ctx.providers[0];
-    if (!provider) throw new Error('dns: no provider configured (use_provider)');
-    // A slow DNS server queues DNS requests only; past the queue, callers get 503 + Retry-After.
-    rt = { provider, bulkhead: new Bulkhead({ name: 'dns', limit: 32, queue: 256, queueTimeoutMs: 30_000 }) };
-    runtimes.set(ctx, rt);
-  }
-  return rt;
-}
-
-export default defineModule<DnsProvider>({
+export default defineModule({
   name: 'dns',
+  summary: 'DNS record management (/dns): Foreman creates and deletes A, AAAA and PTR records here (CNAME and SRV work too).',
   prefixes: ['/dns'],
   audience: 'foreman',
   authorize: true,
-  settings: {
-    use_provider: { default: 'dns_nsupdate', type: 'string' },
-    dns_ttl: { default: 86400, type: 'integer' },
-  },
+  settings: DNS_SETTINGS,
   exposedSettings: ['use_provider'],
-  providerIds: (settings) => [String(settings.use_provider)],
-  start: (ctx) => {
-    runtimeFor(ctx);
-  },
-  // Loaded on first mount so a disabled module costs no start-up time or memory.
-  routes: async (app, ctx) => {
-    (await import('./api.ts')).dnsRoutes(app, runtimeFor(ctx));
+  providerIds: (s) => [s.use_provider],
+  // A provider failure without a code of DnsError is a 400 with its message, as the reference.
+  errors: { untypedStatus: 400 },
+  // Code is loaded when the module is created, so a disabled module costs no start-up time or memory.
+  async create(ctx, providers: Providers<DnsProvider>) {
+    return (await import('./api.ts')).dnsModule(providers.get(ctx.settings.use_provider));
   },
 });

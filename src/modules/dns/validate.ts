@@ -1,6 +1,6 @@
 // Request validation of the DNS API (spec dns.md §1.1, §1.2), with the reference's messages.
 
-import { badRequest } from '../../core/errors.ts';
+import { DnsError } from './errors.ts';
 import { formatIPv4, formatIPv6, parseIPv4, parseIPv6 } from '../../lib/dns/ip.ts';
 import { RECORD_TYPES, type DnsRecordType } from './provider.ts';
 
@@ -28,15 +28,15 @@ export function isReverseName(name: string): boolean {
 
 export function validateName(name: string, type: string): void {
   if (type === 'SRV') {
-    if (!isDnsName(name, true)) throw badRequest(`Invalid DNS srv name ${name}`, 'dns.invalid_name');
+    if (!isDnsName(name, true)) throw DnsError.invalid_name(`Invalid DNS srv name ${name}`);
   } else if (!isDnsName(name)) {
-    throw badRequest(`Invalid DNS name ${name}`, 'dns.invalid_name');
+    throw DnsError.invalid_name(`Invalid DNS name ${name}`);
   }
 }
 
 export function validateReverseName(name: string): void {
   validateName(name, 'PTR');
-  if (!isReverseName(name)) throw badRequest(`Invalid reverse DNS ${name}`, 'dns.invalid_reverse');
+  if (!isReverseName(name)) throw DnsError.invalid_reverse(`Invalid reverse DNS ${name}`);
 }
 
 function normalizeIp(value: string, family: 4 | 6): string {
@@ -44,12 +44,12 @@ function normalizeIp(value: string, family: 4 | 6): string {
   const v6 = v4 ? null : parseIPv6(value);
   if (family === 4) {
     if (v4) return formatIPv4(v4);
-    if (v6) throw badRequest(`address family mismatch: ${value}`, 'dns.invalid_value');
+    if (v6) throw DnsError.invalid_value(`address family mismatch: ${value}`);
   } else {
     if (v6) return formatIPv6(v6);
-    if (v4) throw badRequest(`address family mismatch: ${value}`, 'dns.invalid_value');
+    if (v4) throw DnsError.invalid_value(`address family mismatch: ${value}`);
   }
-  throw badRequest(`invalid address: ${value}`, 'dns.invalid_value');
+  throw DnsError.invalid_value(`invalid address: ${value}`);
 }
 
 function srvNumber(s: string | undefined, min: number): number | undefined {
@@ -62,7 +62,7 @@ export function validateSrvValue(value: string): string {
   const parts = value.trim().split(/\s+/);
   const [priority, weight, port, target] = parts;
   const bad = (): never => {
-    throw badRequest(`Invalid DNS SRV value ${value}`, 'dns.invalid_value');
+    throw DnsError.invalid_value(`Invalid DNS SRV value ${value}`);
   };
   // the reference's target check raises inside the same rescue, so it gets this message too
   if (target === undefined || !isDnsName(target, true)) bad();
@@ -81,7 +81,7 @@ export interface CreateRequest {
 /** POST /dns: check in the reference's order and normalise addresses. */
 export function validateCreate(fqdn: unknown, value: unknown, type: unknown): CreateRequest {
   if (typeof fqdn !== 'string' || typeof value !== 'string' || typeof type !== 'string') {
-    throw badRequest("'create' requires fqdn, value, and type parameters", 'dns.missing_params');
+    throw DnsError.missing_params("'create' requires fqdn, value, and type parameters");
   }
   const t = type.toUpperCase();
   validateName(fqdn, t);
@@ -99,7 +99,7 @@ export function validateCreate(fqdn: unknown, value: unknown, type: unknown): Cr
     case 'SRV':
       return { type: 'SRV', fqdn, value: validateSrvValue(value) };
     default:
-      throw badRequest(`unrecognized 'type' parameter: ${t}`, 'dns.invalid_type');
+      throw DnsError.invalid_type(`unrecognized 'type' parameter: ${t}`);
   }
 }
 
@@ -108,7 +108,7 @@ export function validateRemove(name: string, type: string | undefined): { type: 
   const t = type ?? (isReverseName(name) ? 'PTR' : 'A');
   validateName(name, t);
   if (!(RECORD_TYPES as readonly string[]).includes(t)) {
-    throw badRequest(`unrecognized 'type' parameter: ${t}`, 'dns.invalid_type');
+    throw DnsError.invalid_type(`unrecognized 'type' parameter: ${t}`);
   }
   if (t === 'PTR') validateReverseName(name);
   return { type: t as DnsRecordType, name };

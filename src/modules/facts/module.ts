@@ -2,26 +2,16 @@
 // shape (the reference needs the Ruby facter library; nothing external is needed here).
 
 import { defineModule } from '../../core/module.ts';
-import type { Facts } from './gather.ts';
-
-// Concurrent requests share one gathering; the next request after it finishes gathers afresh.
-let inflight: Promise<Facts> | undefined;
-function freshFacts(): Promise<Facts> {
-  inflight ??= import('./gather.ts').then((g) => g.gatherFacts()).finally(() => {
-    inflight = undefined;
-  });
-  return inflight;
-}
+import * as setting from '../../core/settings/schema.ts';
 
 export default defineModule({
   name: 'facts',
+  summary: "The proxy host's own facts (/facts), in Facter 4's shape.",
   prefixes: ['/facts'],
   audience: 'foreman',
   authorize: true,
-  settings: {},
+  settings: setting.EMPTY_SETTINGS,
   exposedSettings: [],
-  // Loaded on first mount so a disabled module costs no start-up time or memory.
-  routes: async (app) => {
-    (await import('./api.ts')).factsRoutes(app, freshFacts);
-  },
+  // Code is loaded when the module is created, so a disabled module costs no start-up time or memory.
+  create: async () => (await import('./api.ts')).factsModule(),
 });

@@ -1,41 +1,27 @@
 // The realm module (spec realm.md): host entries with one-time passwords in an identity realm,
 // through the provider named by use_provider (realm_freeipa).
 
-import { Bulkhead } from '../../core/bulkhead.ts';
-import { defineModule, type ModuleContext } from '../../core/module.ts';
-import type { RealmRuntime } from './api.ts';
+import { defineModule, type Providers } from '../../core/module.ts';
+import * as setting from '../../core/settings/schema.ts';
 import type { RealmProvider } from './provider.ts';
 
-// routes() runs once per prefix and listener; one bulkhead must cover all of them.
-const runtimes = new WeakMap<object, RealmRuntime>();
+export const REALM_SETTINGS = setting.settings({
+  use_provider: setting.string({ default: 'realm_freeipa', description: 'The realm provider: realm_freeipa (FreeIPA). Shown in /v2/features.' }),
+});
 
-function runtimeFor(ctx: ModuleContext<RealmProvider>): RealmRuntime {
-  let rt = runtimes.get(ctx);
-  if (!rt) {
-    const provider = ctx.providers[0];
-    if (!provider) throw new Error('realm: no provider configured (use_provider)');
-    // A slow IPA server queues realm requests only; past the queue, callers get 503 + Retry-After.
-    rt = { provider, bulkhead: new Bulkhead({ name: 'realm', limit: 8, queue: 128, queueTimeoutMs: 30_000 }) };
-    runtimes.set(ctx, rt);
-  }
-  return rt;
-}
-
-export default defineModule<RealmProvider>({
+export default defineModule({
   name: 'realm',
+  summary: 'Realm join (/realm): host entries with one-time passwords in an identity realm such as FreeIPA.',
   prefixes: ['/realm'],
   audience: 'foreman',
   authorize: true,
-  settings: {
-    use_provider: { default: 'realm_freeipa', type: 'string' },
-  },
+  settings: REALM_SETTINGS,
   exposedSettings: ['use_provider'],
-  providerIds: (settings) => [String(settings.use_provider)],
-  start: (ctx) => {
-    runtimeFor(ctx);
-  },
-  // Loaded on first mount so a disabled module costs no start-up time or memory.
-  routes: async (app, ctx) => {
-    (await import('./api.ts')).realmRoutes(app, runtimeFor(ctx));
+  providerIds: (s) => [s.use_provider],
+  // IPA's own errors (and a hung IPA) are answered 400 with their message, as the reference does.
+  errors: { untypedStatus: 400 },
+  // Code is loaded when the module is created, so a disabled module costs no start-up time or memory.
+  async create(ctx, providers: Providers<RealmProvider>) {
+    return (await import('./api.ts')).realmModule(providers.get(ctx.settings.use_provider));
   },
 });

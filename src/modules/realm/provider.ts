@@ -1,5 +1,5 @@
-// What the realm routes need from a backend (spec realm.md). Failures are thrown as ProxyError
-// with the spec's status (400, or 404 for a host missing on delete).
+// What the realm routes need from a backend (spec realm.md). Failures are RealmError codes (404
+// for a host missing on delete); any other error is answered 400 with its message.
 
 export interface RealmHostRequest {
   hostname: string;
@@ -14,4 +14,5 @@ export interface RealmProvider {
   create(realm: string, request: RealmHostRequest): Promise<unknown>;
   /** Delete the host entry; the JSON object Foreman gets back. */
   remove(realm: string, hostname: string): Promise<unknown>;
+  close(): Promise<void>;
 }

@@ -2,9 +2,9 @@
 // the conflict check atomically on the server (a lookup follows only when they fail), so two
 // concurrent creates cannot both succeed, and a delete of a missing record is reported as such.
 
-import { ProxyError, badRequest, notFound } from '../../../../core/errors.ts';
+import { ProxyError } from '../../../../core/errors.ts';
 import type { Logger } from '../../../../core/logging-types.ts';
-import { DnsError } from '../../../../lib/dns/errors.ts';
+import { DnsError as DnsLibError } from '../../../../lib/dns/errors.ts';
 import { RCODE, TYPE } from '../../../../lib/dns/message.ts';
 import { rdataFromText, rdataToText } from '../../../../lib/dns/rdata.ts';
 import type { TsigKey } from '../../../../lib/dns/tsig.ts';
@@ -12,6 +12,7 @@ import type { Prerequisite } from '../../../../lib/dns/update.ts';
 import { DnsUpdateRefused, DnsUpdater } from '../../../../lib/dns/updater.ts';
 import { classify, conflictError, ownerAndData } from '../../conflicts.ts';
 import type { DnsProvider, DnsRecordType } from '../../provider.ts';
+import { DnsError } from '../../errors.ts';
 
 export interface NsupdateOptions {
   server: { host: string; port: number };
@@ -51,7 +52,7 @@ export class DnsNsupdateProvider implements DnsProvider {
     const deadline = Date.now() + this.opts.timeoutMs;
     const { owner, data } = ownerAndData(type, fqdn, value);
     const code = TYPE_CODES[type];
-    await this.wrap(`create ${owner} ${type} ${data}`, async () => {
+    await this.described(`create ${owner} ${type} ${data}`, async () => {
       const zone = await this.updater.findZone(owner, deadline, this.opts.signal);
       // The prerequisites make the server itself check for a conflict, atomically: the usual
       // case (nothing there yet) costs one round trip, and two racing creates cannot both win.
@@ -89,7 +90,7 @@ export class DnsNsupdateProvider implements DnsProvider {
   async remove(type: DnsRecordType, name: string): Promise<void> {
     const deadline = Date.now() + this.opts.timeoutMs;
     const code = TYPE_CODES[type];
-    await this.wrap(`delete ${name} ${type}`, async () => {
+    await this.described(`delete ${name} ${type}`, async () => {
       const zone = await this.updater.findZone(name, deadline, this.opts.signal);
       try {
         await this.updater.update(
@@ -101,7 +102,7 @@ export class DnsNsupdateProvider implements DnsProvider {
         );
       } catch (err) {
         if (err instanceof DnsUpdateRefused && err.rcode === RCODE.NXRRSET) {
-          throw notFound(`Cannot find DNS entry for ${name} (${type})`, 'dns.not_found');
+          throw DnsError.not_found(`Cannot find DNS entry for ${name} (${type})`);
         }
         throw err;
       }
@@ -119,16 +120,14 @@ export class DnsNsupdateProvider implements DnsProvider {
     }
   }
 
-  private async wrap(what: string, fn: () => Promise<void>): Promise<void> {
+  /** Run one operation; a DNS failure is reported with the operation and the server's answer. */
+  private async described(what: string, fn: () => Promise<void>): Promise<void> {
     try {
       await fn();
     } catch (err) {
-      if (err instanceof ProxyError) throw err;
-      if (err instanceof DnsError) {
-        if (err.code === 'dns.nozone' || err.code.startsWith('dns.rcode.')) this.updater.forgetZones();
-        throw badRequest(`dns_nsupdate: ${what} failed: ${err.message}`, err.code);
-      }
-      throw err;
+      if (err instanceof ProxyError || !(err instanceof DnsLibError)) throw err;
+      if (err.code === 'dns.nozone' || err.code.startsWith('dns.rcode.')) this.updater.forgetZones();
+      throw DnsError.failed(`dns_nsupdate: ${what} failed: ${err.message}`);
     }
   }
 }

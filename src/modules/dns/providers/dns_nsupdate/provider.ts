@@ -4,27 +4,46 @@
 
 import { readFile } from 'node:fs/promises';
 import { defineProvider } from '../../../../core/module.ts';
+import * as setting from '../../../../core/settings/schema.ts';
 import { DnsNsupdateProvider } from './nsupdate.ts';
 import { parseServerSpec } from '../../../../lib/dns/client.ts';
 import { parseKeyFile } from '../../../../lib/dns/keyfile.ts';
 import type { TsigKey } from '../../../../lib/dns/tsig.ts';
 import type { DnsProvider } from '../../provider.ts';
-import { changeTimeoutMs, recordTtl } from '../../provider-settings.ts';
+import { DNS_SETTINGS } from '../../module.ts';
 
-export default defineProvider<DnsProvider>({
+export default defineProvider({
   id: 'dns_nsupdate',
   module: 'dns',
-  settings: {
-    dns_server: { default: 'localhost', type: 'string' },
-    dns_key: { type: 'string', checks: ['readable'] },
-    // Our extension: overall deadline of one create/delete (lookups + update), seconds.
-    dns_timeout: { default: 30, type: 'integer' },
-  },
-  async create(ctx) {
+  summary:
+    'dns_nsupdate: dynamic DNS updates (RFC 2136), signed with a TSIG key, sent by the proxy itself (no nsupdate process is run). Works with BIND, PowerDNS (dnsupdate=yes), Knot, …',
+  moduleSettings: DNS_SETTINGS,
+  settings: setting.settings({
+    dns_server: setting.string({
+      default: 'localhost',
+      description:
+        "Server to update, and to query for conflicts. A port may be given: `ns1.example.com:5353`, `[2001:db8::53]:5353`, or nsupdate's `127.0.0.1 5353`. Default port 53.",
+    }),
+    dns_key: setting.file({
+      checks: ['readable'],
+      example: '/etc/rndc.key',
+      description:
+        'TSIG key file, as given to `nsupdate -k`: a `key "name" { algorithm hmac-sha256; secret "…"; };` file (tsig-keygen, ddns-confgen, rndc.key) or a dnssec-keygen K<name>.+<alg>+<id>.private file. hmac-md5, hmac-sha1, hmac-sha224, hmac-sha256, hmac-sha384 and hmac-sha512 are supported. Without a key, updates are sent unsigned.',
+    }),
+    dns_timeout: setting.integer({
+      default: 30,
+      minimum: 1,
+      maximum: 55,
+      unit: 'seconds',
+      extension: true,
+      description:
+        'Time one create or delete may take in total, lookups and retries included (Foreman waits 60). The conflict-check lookups use the global :dns_resolv_timeouts: per try.',
+    }),
+  }),
+  async create(ctx): Promise<DnsProvider> {
     const s = ctx.settings;
-    const server = parseServerSpec(String(s.dns_server));
     let key: TsigKey | undefined;
-    if (typeof s.dns_key === 'string' && s.dns_key !== '') {
+    if (s.dns_key !== undefined && s.dns_key !== '') {
       const file = s.dns_key;
       try {
         key = parseKeyFile(await readFile(file, 'utf8'), file);
@@ -32,13 +51,11 @@ export default defineProvider<DnsProvider>({
         throw new Error(`dns_nsupdate: cannot use the TSIG key in '${file}' (dns_key): ${(err as Error).message}`);
       }
     }
-    const timeoutMs = changeTimeoutMs('dns_nsupdate', 'dns_timeout', s.dns_timeout);
-    const ttl = recordTtl('dns_nsupdate', s.dns_ttl);
     return new DnsNsupdateProvider({
-      server,
+      server: parseServerSpec(s.dns_server),
       key,
-      ttl,
-      timeoutMs,
+      ttl: s.dns_ttl,
+      timeoutMs: s.dns_timeout * 1000,
       lookupTimeoutsMs: ctx.global.dnsResolvTimeouts.map((t) => t * 1000),
       log: ctx.log,
       signal: ctx.signal,

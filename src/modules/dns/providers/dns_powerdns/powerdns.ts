@@ -1,11 +1,12 @@
-// The dns_powerdns provider's logic: the PowerDNS Authoritative HTTP API (v1), through one pooled
-// keep-alive undici Agent. Existing records are read through the API too, so the proxy needs no
-// DNS port of the server, only the API URL and key.
+// The dns_powerdns provider's logic: the PowerDNS Authoritative HTTP API (v1), through the proxy's
+// pooled HTTP client. Existing records are read through the API too, so the proxy needs no DNS
+// port of the server, only the API URL and key.
 
-import { Agent, request, type Dispatcher } from 'undici';
-import { ProxyError, badRequest, notFound } from '../../../../core/errors.ts';
+import { ProxyError } from '../../../../core/errors.ts';
 import type { Logger } from '../../../../core/logging-types.ts';
+import { createHttpClient, HttpClientError, type HttpClient, type HttpMethod } from '../../../../lib/http/client.ts';
 import { classify, conflictError, ownerAndData } from '../../conflicts.ts';
+import { DnsError } from '../../errors.ts';
 import type { DnsProvider, DnsRecordType } from '../../provider.ts';
 
 export interface PowerDnsOptions {
@@ -55,31 +56,30 @@ export class PowerDnsError extends Error {
 
 export class DnsPowerDnsProvider implements DnsProvider {
   private readonly opts: PowerDnsOptions;
-  private readonly agent: Agent;
+  private readonly http: HttpClient;
   private zones: { list: Zone[]; until: number } | undefined;
 
   constructor(opts: PowerDnsOptions) {
     this.opts = { ...opts, url: opts.url.replace(/\/+$/, '') };
-    this.agent = new Agent({
+    this.http = createHttpClient({
+      baseUrl: `${this.opts.url}/`,
+      verify: true,
       connections: 16,
-      keepAliveTimeout: 10_000,
-      connectTimeout: Math.min(10_000, opts.timeoutMs),
-      headersTimeout: opts.timeoutMs,
-      bodyTimeout: opts.timeoutMs,
+      keepAliveTimeoutMs: 10_000,
+      timeoutMs: opts.timeoutMs,
     });
-    opts.signal?.addEventListener('abort', () => void this.agent.close().catch(() => undefined), { once: true });
   }
 
   async close(): Promise<void> {
-    await this.agent.close();
+    await this.http.close();
   }
 
   async create(type: DnsRecordType, fqdn: string, value: string): Promise<void> {
     const deadline = Date.now() + this.opts.timeoutMs;
     const { owner, data } = ownerAndData(type, fqdn, value);
-    await this.wrap(`create ${owner} ${type} ${data}`, async () => {
+    await this.described(`create ${owner} ${type} ${data}`, async () => {
       const zone = await this.zoneFor(owner, deadline);
-      if (!zone) throw badRequest(`dns_powerdns: no zone in PowerDNS contains ${owner}`, 'dns.nozone');
+      if (!zone) throw DnsError.no_zone(`dns_powerdns: no zone in PowerDNS contains ${owner}`);
       const current = await this.records(zone, owner, type, deadline);
       const content = contentFor(type, data);
       let records: string[];
@@ -106,11 +106,11 @@ export class DnsPowerDnsProvider implements DnsProvider {
 
   async remove(type: DnsRecordType, name: string): Promise<void> {
     const deadline = Date.now() + this.opts.timeoutMs;
-    await this.wrap(`delete ${name} ${type}`, async () => {
+    await this.described(`delete ${name} ${type}`, async () => {
       const zone = await this.zoneFor(name, deadline);
-      if (!zone) throw notFound(`dns_powerdns: no zone in PowerDNS contains ${name}`, 'dns.not_found');
+      if (!zone) throw DnsError.not_found(`dns_powerdns: no zone in PowerDNS contains ${name}`);
       const current = await this.records(zone, name, type, deadline);
-      if (current.length === 0) throw notFound(`Cannot find DNS entry for ${name} (${type})`, 'dns.not_found');
+      if (current.length === 0) throw DnsError.not_found(`Cannot find DNS entry for ${name} (${type})`);
       await this.patch(zone, { name: abs(name), type, changetype: 'DELETE', records: [] }, deadline);
     });
   }
@@ -147,36 +147,38 @@ export class DnsPowerDnsProvider implements DnsProvider {
     await this.call('PATCH', `/zones/${encodeURIComponent(zone.id)}`, { rrsets: [rrset] }, deadline);
   }
 
-  private async call(method: Dispatcher.HttpMethod, path: string, json: unknown, deadline: number): Promise<unknown> {
+  private async call(method: HttpMethod, path: string, json: unknown, deadline: number): Promise<unknown> {
     const remaining = deadline - Date.now();
-    if (remaining <= 0) throw new PowerDnsError(`PowerDNS API ${method} ${path.split('?')[0]}: deadline exceeded`);
-    const signals = [AbortSignal.timeout(remaining)];
-    if (this.opts.signal) signals.push(this.opts.signal);
-    const url = `${this.opts.url}${path}`;
-    let res: Dispatcher.ResponseData;
+    const shown = path.split('?')[0];
+    if (remaining <= 0) throw new PowerDnsError(`PowerDNS API ${method} ${shown}: deadline exceeded`);
+    let status: number;
+    let text: string;
     try {
-      res = await request(url, {
+      const res = await this.http.request({
         method,
-        dispatcher: this.agent,
+        // relative to the API URL (up to the server id)
+        path: path.slice(1),
         headers: { 'x-api-key': this.opts.apiKey, accept: 'application/json', ...(json === undefined ? {} : { 'content-type': 'application/json' }) },
-        body: json === undefined ? undefined : JSON.stringify(json),
-        signal: AbortSignal.any(signals),
+        body: json === undefined ? null : JSON.stringify(json),
+        timeoutMs: remaining,
+        ...(this.opts.signal ? { signal: this.opts.signal } : {}),
       });
+      status = res.status;
+      text = await res.text();
     } catch (err) {
-      const e = err as NodeJS.ErrnoException;
+      if (!(err instanceof HttpClientError)) throw err;
       const why =
-        e.name === 'TimeoutError' || e.name === 'AbortError'
+        err.kind === 'timeout' || err.kind === 'aborted'
           ? `no answer within ${Math.round(this.opts.timeoutMs / 1000)} s`
-          : e.code === 'ECONNREFUSED'
+          : err.kind === 'connect' && err.message.includes('ECONNREFUSED')
             ? 'connection refused (is pdns_server running with api=yes and webserver=yes?)'
-            : (e.code ?? e.message);
+            : err.message;
       throw new PowerDnsError(`cannot reach the PowerDNS API at ${this.opts.url}: ${why}`);
     }
-    const text = await res.body.text();
-    if (res.statusCode === 401) {
+    if (status === 401) {
       throw new PowerDnsError(`PowerDNS API at ${this.opts.url} rejected the API key (powerdns_rest_api_key)`, 401);
     }
-    if (res.statusCode < 200 || res.statusCode >= 300) {
+    if (status < 200 || status >= 300) {
       let detail = text.trim().slice(0, 300);
       try {
         const j = JSON.parse(text) as { error?: string };
@@ -184,24 +186,24 @@ export class DnsPowerDnsProvider implements DnsProvider {
       } catch {
         /* not JSON: keep the text */
       }
-      if (res.statusCode === 404 || res.statusCode === 422) this.zones = undefined;
-      throw new PowerDnsError(`PowerDNS API ${method} ${path.split('?')[0]} answered ${res.statusCode}: ${detail}`, res.statusCode);
+      if (status === 404 || status === 422) this.zones = undefined;
+      throw new PowerDnsError(`PowerDNS API ${method} ${shown} answered ${status}: ${detail}`, status);
     }
     if (text.trim() === '') return null;
     try {
       return JSON.parse(text);
     } catch {
-      throw new PowerDnsError(`PowerDNS API ${method} ${path.split('?')[0]} returned invalid JSON`);
+      throw new PowerDnsError(`PowerDNS API ${method} ${shown} returned invalid JSON`);
     }
   }
 
-  private async wrap(what: string, fn: () => Promise<void>): Promise<void> {
+  /** Run one operation; a PowerDNS failure is reported with the operation and the API's answer. */
+  private async described(what: string, fn: () => Promise<void>): Promise<void> {
     try {
       await fn();
     } catch (err) {
-      if (err instanceof ProxyError) throw err;
-      if (err instanceof PowerDnsError) throw badRequest(`dns_powerdns: ${what} failed: ${err.message}`, 'dns.powerdns');
-      throw err;
+      if (err instanceof ProxyError || !(err instanceof PowerDnsError)) throw err;
+      throw DnsError.failed(`dns_powerdns: ${what} failed: ${err.message}`);
     }
   }
 }

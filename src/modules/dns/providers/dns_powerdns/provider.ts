@@ -2,35 +2,41 @@
 // plugin smart_proxy_dns_powerdns (rest backend), so its dns_powerdns.yml keeps working.
 
 import { defineProvider } from '../../../../core/module.ts';
+import * as setting from '../../../../core/settings/schema.ts';
+import { DNS_SETTINGS } from '../../module.ts';
 import type { DnsProvider } from '../../provider.ts';
-import { changeTimeoutMs, recordTtl } from '../../provider-settings.ts';
 import { DnsPowerDnsProvider } from './powerdns.ts';
 
-export default defineProvider<DnsProvider>({
+export default defineProvider({
   id: 'dns_powerdns',
   module: 'dns',
-  settings: {
-    powerdns_rest_url: { default: 'http://localhost:8081/api/v1/servers/localhost', type: 'string', checks: ['url'] },
-    powerdns_rest_api_key: { type: 'string' },
+  summary:
+    "dns_powerdns: PowerDNS Authoritative through its HTTP API (pdns.conf: api=yes, webserver=yes, api-key=…). Setting names are those of the smart_proxy_dns_powerdns plugin's rest backend.",
+  moduleSettings: DNS_SETTINGS,
+  settings: setting.settings({
+    powerdns_rest_url: setting.url({ default: 'http://localhost:8081/api/v1/servers/localhost', description: 'API URL up to the server id.' }),
+    powerdns_rest_api_key: setting.string({ required: true, example: 'changeme', description: 'The api-key of pdns.conf.' }),
     // The plugin also had mysql/postgresql backends that wrote PowerDNS's database directly.
-    powerdns_backend: { default: 'rest', type: 'string' },
-    // Our extension: overall deadline of one create/delete, seconds.
-    powerdns_timeout: { default: 30, type: 'integer' },
-  },
-  create(ctx) {
+    powerdns_backend: setting.oneOf(['rest'], {
+      default: 'rest',
+      description: "Only 'rest' is supported (the plugin's mysql/postgresql backends are not).",
+    }),
+    powerdns_timeout: setting.integer({
+      default: 30,
+      minimum: 1,
+      maximum: 55,
+      unit: 'seconds',
+      extension: true,
+      description: 'Time one create or delete may take in total (Foreman waits 60).',
+    }),
+  }),
+  create(ctx): DnsProvider {
     const s = ctx.settings;
-    if (String(s.powerdns_backend) !== 'rest') {
-      throw new Error(`dns_powerdns: powerdns_backend '${String(s.powerdns_backend)}' is not supported; only 'rest' (the HTTP API) is`);
-    }
-    const apiKey = typeof s.powerdns_rest_api_key === 'string' ? s.powerdns_rest_api_key : String(s.powerdns_rest_api_key ?? '');
-    if (apiKey === '') throw new Error("Parameter 'powerdns_rest_api_key' is expected to have a non-empty value");
-    const timeoutMs = changeTimeoutMs('dns_powerdns', 'powerdns_timeout', s.powerdns_timeout);
-    const ttl = recordTtl('dns_powerdns', s.dns_ttl);
     return new DnsPowerDnsProvider({
-      url: String(s.powerdns_rest_url),
-      apiKey,
-      ttl,
-      timeoutMs,
+      url: s.powerdns_rest_url,
+      apiKey: s.powerdns_rest_api_key,
+      ttl: s.dns_ttl,
+      timeoutMs: s.powerdns_timeout * 1000,
       log: ctx.log,
       signal: ctx.signal,
     });

@@ -1,7 +1,7 @@
 // Realm operations on FreeIPA (spec realm.md §1): host_show, then host_add with a random one-time
 // password, host_disable + host_mod for a rebuild, host_mod for updates; host_del on delete.
 
-import { ProxyError } from '../../../../core/errors.ts';
+import { RealmError } from '../../errors.ts';
 import type { RealmHostRequest, RealmProvider } from '../../provider.ts';
 import { IpaFault, type IpaClient } from './ipa-client.ts';
 
@@ -13,9 +13,6 @@ export interface FreeIpaRealmOptions {
   /** Time one realm request may take, all its IPA calls (and a login) together. */
   readonly timeoutMs: number;
 }
-
-const failure = (err: unknown): ProxyError =>
-  err instanceof ProxyError ? err : new ProxyError(400, err instanceof Error ? err.message || err.constructor.name : String(err), 'realm.freeipa');
 
 function isNotFound(err: unknown): boolean {
   return err instanceof IpaFault && /not found/i.test(err.message);
@@ -30,7 +27,7 @@ export class FreeIpaRealm implements RealmProvider {
 
   private checkRealm(realm: string): void {
     if (this.o.realm instanceof Error) throw this.o.realm;
-    if (realm.toLowerCase() !== this.o.realm.toLowerCase()) throw new ProxyError(400, `Unknown realm ${realm}`, 'realm.unknown');
+    if (realm.toLowerCase() !== this.o.realm.toLowerCase()) throw RealmError.unknown_realm(`Unknown realm ${realm}`);
   }
 
   /** A caller for one request: every IPA call gets what is left of the request's deadline. */
@@ -73,33 +70,28 @@ export class FreeIpaRealm implements RealmProvider {
       return reply.result ?? null;
     } catch (err) {
       if (err instanceof IpaFault && /no modifications/i.test(err.message)) return { message: 'nothing to do' };
-      throw failure(err);
+      throw err;
     }
   }
 
   async remove(realm: string, hostname: string): Promise<unknown> {
     const call = this.caller();
-    let host: Record<string, unknown> | undefined;
+    const host = await this.find(call, hostname);
+    if (host === undefined) throw RealmError.not_found(`Host ${hostname} not found in realm`);
+    this.checkRealm(realm);
+    let reply: Record<string, unknown>;
     try {
-      host = await this.find(call, hostname);
+      reply = await call('host_del', [hostname], { updatedns: this.o.removeDns });
     } catch (err) {
-      throw failure(err);
+      if (!this.o.removeDns) throw err;
+      // A host without DNS records cannot have them removed: delete it without.
+      reply = await call('host_del', [hostname], { updatedns: false });
     }
-    if (host === undefined) throw new ProxyError(404, `Host ${hostname} not found in realm`, 'realm.not_found');
-    try {
-      this.checkRealm(realm);
-      let reply: Record<string, unknown>;
-      try {
-        reply = await call('host_del', [hostname], { updatedns: this.o.removeDns });
-      } catch (err) {
-        if (!this.o.removeDns || err instanceof ProxyError) throw err;
-        // A host without DNS records cannot have them removed: delete it without.
-        reply = await call('host_del', [hostname], { updatedns: false });
-      }
-      const { messages: _ignored, ...rest } = reply;
-      return rest;
-    } catch (err) {
-      throw failure(err);
-    }
+    const { messages: _ignored, ...rest } = reply;
+    return rest;
+  }
+
+  close(): Promise<void> {
+    return this.o.client.close();
   }
 }

@@ -4,6 +4,8 @@
 import { readFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { defineProvider } from '../../../../core/module.ts';
+import * as setting from '../../../../core/settings/schema.ts';
+import { REALM_SETTINGS } from '../../module.ts';
 import type { RealmProvider } from '../../provider.ts';
 import { parseIpaConfig, type IpaClientConfig } from './ipa-config.ts';
 import { createIpaClient, passwordLogin, type IpaClient } from './ipa-client.ts';
@@ -16,38 +18,58 @@ function text(v: unknown): string | undefined {
   return typeof v === 'string' && v !== '' ? v : undefined;
 }
 
-export default defineProvider<RealmProvider>({
+export default defineProvider({
   id: 'realm_freeipa',
   module: 'realm',
-  settings: {
-    keytab_path: { type: 'string', checks: ['readable'] },
-    principal: { type: 'string', checks: ['presence'] },
-    ipa_config: { type: 'string', default: '/etc/ipa/default.conf', checks: ['readable'] },
-    remove_dns: { type: 'boolean', default: true, checks: ['boolean'] },
-    verify_ca: { type: 'boolean', default: true, checks: ['boolean'] },
-    // Extensions.
-    password: { type: 'string' },
-    ipa_ca_file: { type: 'string', checks: ['readable'] },
-    ipa_timeout: { type: 'integer', default: 30 },
-  },
-  async create(ctx) {
+  summary: 'FreeIPA realm provider: host entries through the IPA JSON-RPC API, logged in with a keytab or a password.',
+  moduleSettings: REALM_SETTINGS,
+  settings: setting.settings({
+    principal: setting.string({ required: true, example: 'realm-proxy@EXAMPLE.COM', description: 'Principal the proxy authenticates to IPA as.' }),
+    keytab_path: setting.file({
+      checks: ['readable'],
+      example: '/etc/foreman-proxy/freeipa.keytab',
+      description: 'Keytab of the principal (must be readable by the proxy); required unless password is set.',
+    }),
+    ipa_config: setting.file({
+      default: '/etc/ipa/default.conf',
+      checks: ['readable'],
+      description: 'IPA client configuration: the server (xmlrpc_uri) and the realm are read from it.',
+    }),
+    remove_dns: setting.boolean({ default: true, description: "Remove the host's DNS records when the host is deleted." }),
+    verify_ca: setting.boolean({
+      default: true,
+      description: "Verify IPA's HTTPS certificate (CA: ipa_ca_file, else /etc/ipa/ca.crt when present, else the system store).",
+    }),
+    password: setting.string({
+      extension: true,
+      example: 'secret',
+      description: "Log in with the principal's password instead of the keytab (keep this file private).",
+    }),
+    ipa_ca_file: setting.file({ checks: ['readable'], extension: true, example: '/etc/ipa/ca.crt', description: 'CA to verify IPA with.' }),
+    ipa_timeout: setting.integer({
+      default: 30,
+      minimum: 1,
+      maximum: 55,
+      unit: 'seconds',
+      extension: true,
+      description: 'Time one realm request may take, all its IPA calls and a login together.',
+    }),
+  }),
+  // The reference requires the keytab; a password is our alternative to it.
+  validate: (s) =>
+    text(s.password) === undefined && text(s.keytab_path) === undefined
+      ? { key: 'keytab_path', message: "Parameter 'keytab_path' is expected to have a non-empty value" }
+      : undefined,
+  async create(ctx): Promise<RealmProvider> {
     const s = ctx.settings;
-    const principal = String(s.principal);
     const password = text(s.password);
-    const keytab = text(s.keytab_path);
-    if (password === undefined && keytab === undefined) {
-      throw new Error("Parameter 'keytab_path' is expected to have a non-empty value");
-    }
-    const timeoutSeconds = Number(s.ipa_timeout);
-    if (!Number.isInteger(timeoutSeconds) || timeoutSeconds < 1 || timeoutSeconds > 55) {
-      throw new Error(`ipa_timeout must be between 1 and 55 seconds, got ${String(s.ipa_timeout)}`);
-    }
-    const timeoutMs = timeoutSeconds * 1000;
-    const verify = s.verify_ca !== false;
+    const keytab = text(s.keytab_path) as string;
+    const timeoutMs = s.ipa_timeout * 1000;
+    const verify = s.verify_ca;
 
     let config: IpaClientConfig | Error;
     try {
-      config = parseIpaConfig(await readFile(String(s.ipa_config), 'utf8'));
+      config = parseIpaConfig(await readFile(s.ipa_config, 'utf8'));
     } catch (err) {
       config = err as Error;
     }
@@ -64,15 +86,14 @@ export default defineProvider<RealmProvider>({
         timeoutMs,
         login:
           password !== undefined
-            ? passwordLogin(principal, password)
-            : keytabLogin({ keytab: keytab!, principal, origin: config.origin, verify, caFile }),
+            ? passwordLogin(s.principal, password)
+            : keytabLogin({ keytab, principal: s.principal, origin: config.origin, verify, caFile }),
       });
     }
-    ctx.signal.addEventListener('abort', () => void client.close().catch(() => undefined), { once: true });
     return new FreeIpaRealm({
       client,
       realm: config instanceof Error ? config : config.realm,
-      removeDns: s.remove_dns !== false,
+      removeDns: s.remove_dns,
       timeoutMs,
     });
   },

@@ -1,11 +1,41 @@
+// Relay plumbing for modules that pass a host's request on to Foreman and stream Foreman's answer
+// back (templates, registration): what a relayed request carries, and how the answer goes back.
+
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { finished } from 'node:stream/promises';
+import type { HttpResponse } from '../../lib/http/client.ts';
+import { parseRackQuery, type Params } from '../params.ts';
+
+/** Aborts when the host hangs up before its answer is sent, so the Foreman call is dropped too. */
+export function abortOnClientGone(request: FastifyRequest, reply: FastifyReply): AbortSignal {
+  const ac = new AbortController();
+  reply.raw.once('close', () => {
+    if (!reply.raw.writableFinished) ac.abort(new Error('client went away'));
+  });
+  request.raw.once('aborted', () => ac.abort(new Error('client went away')));
+  return ac.signal;
+}
+
+/**
+ * Stream Foreman's successful answer to the host as a 200 HTML page, keeping its encoding (or its
+ * length when not encoded). Resolves once the body is through, so that the caller's bulkhead slot
+ * is held for the real upstream work.
+ */
+export async function streamSuccess(reply: FastifyReply, res: HttpResponse): Promise<FastifyReply> {
+  reply.code(200).header('content-type', 'text/html;charset=utf-8');
+  const length = res.headers['content-length'];
+  const encoding = res.headers['content-encoding'];
+  if (typeof encoding === 'string') reply.header('content-encoding', encoding);
+  else if (typeof length === 'string') reply.header('content-length', length);
+  reply.send(res.body);
+  await finished(res.body).catch(() => undefined);
+  return reply;
+}
+
 // What a relayed request carries: its Rack-style params and its body exactly as received. The
 // core parses form bodies into params and drops the bytes, but a relay must forward the body
 // verbatim (a host posting a log with curl -d sends it labelled as a form, `POST /register` relays
-// a form body as is), so the relaying module's own scope keeps both. Also used by registration,
-// which requires templates.
-
-import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { parseRackQuery, type Params } from '../../core/params.ts';
+// a form body as is), so the relaying module's own scope keeps both.
 
 const FORM = 'application/x-www-form-urlencoded';
 

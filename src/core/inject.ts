@@ -1,0 +1,85 @@
+// Route tests without sockets: one module mounted on a real fastify app of the core (the same auth
+// hooks, error handlers and body parsing as a listener), driven with fastify's `inject()`, with
+// fake providers standing in for the backends. Used by every module's `api.test.ts`.
+
+import { createServer } from 'node:http';
+import type { FastifyInstance } from 'fastify';
+import { buildApp } from './http/app.ts';
+import type { ModuleRecord } from './lifecycle.ts';
+import { LogBuffer } from './log-buffer.ts';
+import { silentLogger } from './logging.ts';
+import { Providers, type EnabledValue, type ModuleDefinition, type ModuleInstance, type Settings } from './module.ts';
+import { parseGlobalSettings } from './settings/load-global.ts';
+import type { GlobalSettings } from './settings/global.ts';
+import { checkDeclared, readDeclared, typed, type TObject } from './settings/schema.ts';
+
+export interface MountOptions {
+  /** The module file's settings as written in `<name>.yml` (without `enabled`). */
+  settings?: Settings;
+  /** settings.yml keys (no leading colons); defaults to an HTTP proxy with no trusted_hosts. */
+  global?: Record<string, unknown>;
+  /** Fake providers by `:use_provider:` name. */
+  providers?: Record<string, unknown>;
+  enabled?: EnabledValue;
+}
+
+export interface MountedModule {
+  app: FastifyInstance;
+  instance: ModuleInstance;
+  global: GlobalSettings;
+  close(): Promise<void>;
+}
+
+/** Mount `def` alone on an in-memory app. Settings problems throw, as they would fail the group. */
+export async function mountModule<S extends TObject, P>(def: ModuleDefinition<S, P>, options: MountOptions = {}): Promise<MountedModule> {
+  const global = parseGlobalSettings({ http_port: 8000, ...options.global }, '/nonexistent/settings.yml', '/nonexistent');
+  const enabled = options.enabled ?? 'both';
+  let settings = readDeclared(`${def.name}.yml`, def.settings, options.settings ?? {});
+  if (def.computeSettings) settings = def.computeSettings(settings, global, enabled);
+  const problem = await checkDeclared(def.name, `${def.name}.yml`, def.settings, settings);
+  if (problem) throw new Error(problem.message);
+  const logBuffer = new LogBuffer(100, 100);
+  const failedModules: Record<string, string> = {};
+  const instance = await def.create(
+    {
+      name: def.name,
+      settings: typed(def.settings, settings),
+      global,
+      log: silentLogger,
+      signal: new AbortController().signal,
+      proxy: { logBuffer, failedModules: () => failedModules },
+    },
+    new Providers(new Map(Object.entries(options.providers ?? {})) as Map<string, P>),
+  );
+  const record: ModuleRecord = {
+    def: def as unknown as ModuleDefinition,
+    state: 'running',
+    enabled,
+    settings,
+    providerIds: Object.keys(options.providers ?? {}),
+    providerSettings: [],
+    instance,
+    failure: undefined,
+    problem: undefined,
+  };
+  const app = await buildApp({
+    listener: { name: 'inject', bind: ['127.0.0.1'], port: 0, scheme: 'http', audience: 'foreman', clientCert: 'request' },
+    global,
+    records: new Map([[def.name, record]]),
+    mounted: [record],
+    log: silentLogger,
+    version: '0.0.0-test',
+    providerCapabilities: () => [],
+    serverFactory: (handler) => createServer(handler),
+  });
+  await app.ready();
+  return {
+    app,
+    instance,
+    global,
+    close: async () => {
+      await app.close();
+      await instance.close?.();
+    },
+  };
+}

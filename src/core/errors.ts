@@ -21,7 +21,11 @@ export class ProxyError extends Error {
 export type ErrorRow = number | { readonly status: number; readonly retryAfter?: number };
 
 export type ErrorFactories<T extends Record<string, ErrorRow>> = {
-  readonly [K in keyof T]: (message: string) => ProxyError;
+  /**
+   * `status` overrides the row's only where the status is not the proxy's to choose: a relayed
+   * answer passes the upstream's own status on (templates relays Foreman's 404 as 404).
+   */
+  readonly [K in keyof T]: (message: string, status?: number) => ProxyError;
 };
 
 /**
@@ -33,11 +37,11 @@ export type ErrorFactories<T extends Record<string, ErrorRow>> = {
  *   throw DnsError.conflict(`'${fqdn} 'is already in use`);
  */
 export function errorTable<const T extends Record<string, ErrorRow>>(module: string, table: T): ErrorFactories<T> {
-  const out: Record<string, (message: string) => ProxyError> = {};
+  const out: Record<string, (message: string, status?: number) => ProxyError> = {};
   for (const [key, row] of Object.entries(table)) {
     const { status, retryAfter } = typeof row === 'number' ? { status: row, retryAfter: undefined } : row;
     const headers: Record<string, string> = retryAfter === undefined ? {} : { 'retry-after': String(retryAfter) };
-    out[key] = (message: string) => new ProxyError(status, message, `${module}.${key}`, { ...headers });
+    out[key] = (message: string, override?: number) => new ProxyError(override ?? status, message, `${module}.${key}`, { ...headers });
   }
   return out as ErrorFactories<T>;
 }

@@ -71,7 +71,8 @@ async function check(settingsDir: string, only: string[] | undefined, bundle: st
   }
   let bad = 0;
   for (const r of [...loader.records.values()].sort((a, b) => a.def.name.localeCompare(b.def.name))) {
-    const where = r.problem ? `${r.problem.file}: ${r.problem.key === undefined ? '' : `${r.problem.key}: `}${r.problem.message}` : '';
+    const p = r.problem;
+    const where = p ? `${p.file}: ${p.key === undefined ? '' : `${p.key}: `}${p.reason ?? p.message}` : '';
     const detail = r.state === 'failed' ? ` - ${where}` : r.failure ? ` - ${r.failure}` : '';
     process.stdout.write(`${r.def.name}: ${r.state}${detail}\n`);
     if (r.state === 'failed') bad++;

@@ -27,7 +27,10 @@ import { checkDeclared, readDeclared, typed, type SettingProblem, type TObject }
 export interface GroupProblem {
   readonly file: string;
   readonly key?: string;
+  /** The failure reason as /logs shows it. */
   readonly message: string;
+  /** The reason alone, when the message also names the file's plugin and key. */
+  readonly reason?: string;
 }
 
 export interface ModuleRecord {

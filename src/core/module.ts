@@ -9,7 +9,7 @@ import type { Logger } from './logging-types.ts';
 import type { LogBuffer } from './log-buffer.ts';
 import type { GlobalSettings } from './settings/global.ts';
 import type { ProxyError } from './errors.ts';
-import type { SettingProblem, Static, TObject } from './settings/schema.ts';
+import type { Static, TObject } from './settings/schema.ts';
 
 /** `foreman`: control plane, called by Foreman. `client`: called by hosts being provisioned. */
 export type Audience = 'foreman' | 'client';
@@ -116,6 +116,12 @@ declare module 'fastify' {
   }
 }
 
+/** A broken rule between settings: the key to blame and the failure message (shown as is). */
+export interface SettingRule {
+  readonly key: string;
+  readonly message: string;
+}
+
 /** Parsed `:enabled:` value (spec README §3.3). */
 export type EnabledValue = false | 'both' | 'http' | 'https';
 
@@ -144,7 +150,7 @@ export interface ModuleDefinition<S extends TObject = TObject, P = unknown> {
   /** Programmatic settings computed from the loaded ones (spec README §3.6). */
   computeSettings?(settings: Settings, global: GlobalSettings, enabled: EnabledValue): Settings;
   /** Cross-key rules the schema cannot say; the first problem fails the group. */
-  validate?(settings: Static<S>): Omit<SettingProblem, 'file'> | undefined;
+  validate?(settings: Static<S>): SettingRule | undefined;
   /**
    * Keys shown in `/v2/features` → settings, in order. Looked up in the module's settings, then in
    * each provider's merged settings. All null when the module is not running.
@@ -172,7 +178,7 @@ export interface ProviderDefinition<S extends TObject = TObject, M extends TObje
   /** The module's schema, for typing only: a provider also sees its module's settings. */
   readonly moduleSettings?: M;
   readonly capabilities?: readonly string[];
-  validate?(settings: Static<S> & Static<M>): Omit<SettingProblem, 'file'> | undefined;
+  validate?(settings: Static<S> & Static<M>): SettingRule | undefined;
   /**
    * Build the provider. Throwing (or rejecting) fails the module's whole group with the error's
    * message. Resources it holds are released by its `close()`, which the core awaits.

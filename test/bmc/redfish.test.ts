@@ -5,8 +5,8 @@
 import { test as baseTest, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server, type Socket } from 'node:net';
-import { Agent } from 'undici';
 import { startTestProxy, type TestProxy } from '../../src/core/testing.ts';
+import { createHttpClient } from '../../src/lib/http/client.ts';
 import { RedfishBackend } from '../../src/modules/bmc/backends/redfish/backend.ts';
 import { Deadline } from '../../src/modules/bmc/backends/deadline.ts';
 import { startRedfishStandIn, type RedfishStandIn } from './redfish-standin.ts';
@@ -146,12 +146,12 @@ test('a BMC that accepts the connection but never answers fails at the deadline'
 });
 
 test('vendor variants: HPE soft off pushes the button; Dell without ForceRestart powers off, then on', async () => {
-  const dispatcher = new Agent({ connect: { rejectUnauthorized: false } });
+  const http = createHttpClient({ verify: false, timeoutMs: 5000, connections: 4 });
   const hpe = await startRedfishStandIn({ user: USER, password: PASS, manufacturer: 'HPE' });
   const dell = await startRedfishStandIn({ user: USER, password: PASS, manufacturer: 'Dell Inc.', resetTypes: ['On', 'ForceOff', 'GracefulShutdown'] });
   try {
     const backend = (port: number) =>
-      new RedfishBackend({ address: { host: '127.0.0.1', port }, username: USER, password: PASS, deadline: new Deadline(5000), dispatcher, dellCycleDelayMs: 10 });
+      new RedfishBackend({ address: { host: '127.0.0.1', port }, username: USER, password: PASS, deadline: new Deadline(5000), http, dellCycleDelayMs: 10 });
     assert.equal(await backend(hpe.port).powerSoft(), true);
     assert.deepEqual(hpe.state.resets, ['PushPowerButton']);
     assert.equal(await backend(dell.port).powerCycle(), true);
@@ -159,6 +159,6 @@ test('vendor variants: HPE soft off pushes the button; Dell without ForceRestart
   } finally {
     await hpe.close();
     await dell.close();
-    await dispatcher.close();
+    await http.close();
   }
 });

@@ -44,7 +44,41 @@ test('check: good settings exit 0, bad ones exit 1 naming file and key', async (
     await writeSettingsDir(dir, { http_port: 8000 }, { dns: ':enabled: true\n:use_provider: dns_nope\n' });
     const failing = await runProxyCli(['check', '--settings', dir]);
     assert.equal(failing.code, 1);
-    assert.match(failing.stdout, /^dns: failed - Disabling all modules in the group \['dns_nope', 'dns'\]/m);
+    assert.equal(failing.stdout.split('\n').find((l) => l.startsWith('dns:')), `dns: failed - ${join(dir, 'settings.d', 'dns.yml')}: use_provider: following providers are not available ['dns_nope']`);
+  } finally {
+    await removeDir(dir);
+  }
+});
+
+test('check: module-level mistakes fail with file, key and reason; a provider is really created', async () => {
+  const dir = await tempDir('sp-cli');
+  const d = (name: string): string => join(dir, 'settings.d', name);
+  try {
+    const cases: [Record<string, string>, string][] = [
+      // a value outside its declared range
+      [{ dns: ':enabled: true\n:dns_ttl: -5\n' }, `dns: failed - ${d('dns.yml')}: dns_ttl: must be a whole number of seconds between 0 and 2147483647, got -5`],
+      // a file that must exist
+      [
+        { dns: ':enabled: true\n', dns_nsupdate: `:dns_key: ${join(dir, 'missing.key')}\n` },
+        `dns: failed - ${d('dns_nsupdate.yml')}: dns_key: File at '${join(dir, 'missing.key')}' defined in 'dns_key' parameter doesn't exist or is unreadable`,
+      ],
+      // a file that exists but that the provider cannot use: only creating the provider finds that out
+      [
+        { dns: ':enabled: true\n', dns_nsupdate: `:dns_key: ${join(dir, 'settings.yml')}\n` },
+        `dns: failed - ${d('dns_nsupdate.yml')}: dns_nsupdate: cannot use the TSIG key in '${join(dir, 'settings.yml')}' (dns_key)`,
+      ],
+      // an enum
+      [{ dns: ':enabled: true\n:use_provider: dns_powerdns\n', dns_powerdns: ':powerdns_rest_api_key: k\n:powerdns_backend: mysql\n' }, `dns: failed - ${d('dns_powerdns.yml')}: powerdns_backend: Parameter 'powerdns_backend' must be one of rest`],
+    ];
+    for (const [files, line] of cases) {
+      await writeSettingsDir(dir, { http_port: 8000, bind_host: '127.0.0.1' }, files);
+      const r = await runProxyCli(['check', '--settings', dir]);
+      assert.equal(r.code, 1, r.stdout);
+      const got = r.stdout.split('\n').find((l) => l.startsWith('dns:')) ?? '';
+      assert.ok(got.startsWith(line), `${got}\n  does not start with\n${line}`);
+      assert.match(r.stdout, /^logs: running$/m);
+      assert.match(r.stdout, /^1 module\(s\) would fail$/m);
+    }
   } finally {
     await removeDir(dir);
   }

@@ -21,7 +21,7 @@ async function failure(kea: Record<string, unknown>): Promise<string> {
 }
 
 test('a timeout Foreman would not wait for is refused, naming the key', async () => {
-  assert.match(await failure({ ':timeout': 90 }), /dhcp_kea: timeout must be a number of seconds between 0 and 55/);
+  assert.match(await failure({ ':timeout': 90 }), /dhcp_kea: timeout must be a number of seconds above 0 and at most 55, got 90/);
 });
 
 test('an unreadable password_file is refused, naming the key and the file', async () => {

@@ -1,7 +1,8 @@
 // fetch_boot_file against a real local HTTP server (node:http on 127.0.0.1): success with
 // conditional re-fetch, upstream 404, a server that stalls mid-body (deadline, nothing left
 // behind), bodies over the size limit, a transient 503 retried, redirects, and concurrent
-// requests for one file sharing a single download through the real API.
+// requests for one file sharing a single download through the real API; a full download queue
+// answered 503 and close() abandoning running downloads, through the mounted module.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server, type ServerResponse } from 'node:http';
@@ -13,6 +14,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BootFileFetcher, DownloadError, DownloadQueueFull, redactUrl, type FetcherOptions } from '../../src/modules/tftp/boot-file.ts';
 import { startTestProxy } from '../../src/core/testing.ts';
+import { mountModule } from '../../src/core/inject.ts';
+import tftp from '../../src/modules/tftp/module.ts';
 import { waitFor } from '../lib/procs.ts';
 import { makePki } from '../lib/certs.ts';
 
@@ -78,6 +81,12 @@ before(async () => {
         push();
         return;
       }
+      case '/hold/vmlinuz':
+        // Headers and part of the body, then held until the test ends.
+        res.writeHead(200, { 'content-length': KERNEL.length });
+        res.write(KERNEL.subarray(0, 64 * 1024));
+        stalled.add(res);
+        return;
       case '/shared/vmlinuz':
         void sharedReleased.then(() => sendKernel());
         return;
@@ -275,4 +284,49 @@ test('downloads beyond the concurrency limit wait their turn; a full queue is re
   } finally {
     await f.close();
   }
+});
+
+test('an idle timeout is transient (retried); credentials in the URL never reach the message', async () => {
+  const dir = await dirFor('idle');
+  const f = new BootFileFetcher(options({ idleTimeoutMs: 200, retries: 1 }));
+  const before = hits.get('/stall/vmlinuz') ?? 0;
+  try {
+    const port = new URL(origin).port;
+    const err = await rejection(f.fetch(`http://user:s3cret@127.0.0.1:${port}/stall/vmlinuz`, join(dir, 'vmlinuz')).promise);
+    assert.equal(hits.get('/stall/vmlinuz'), before + 2);
+    assert.match(err.message, /^download of http:\/\/127\.0\.0\.1:\d+\/stall\/vmlinuz failed: Timed out after 200 ms/);
+    assert.doesNotMatch(err.message, /s3cret|user/);
+    const refused = await rejection(f.fetch('http://user:s3cret@127.0.0.1:1/vmlinuz', join(dir, 'other')).promise);
+    assert.doesNotMatch(refused.message, /s3cret|user/);
+    assert.deepEqual(await readdir(dir), []);
+  } finally {
+    await f.close();
+  }
+});
+
+test('through the API: a full download queue is 503 with Retry-After 30; close() abandons running downloads', async () => {
+  const root = await dirFor('busy-root');
+  const mounted = await mountModule(tftp, { settings: { tftproot: root, boot_file_max_concurrent: 1, boot_file_max_queued: 0 } });
+  const post = (prefix: string, path: string) =>
+    mounted.app.inject({
+      method: 'POST',
+      url: '/tftp/fetch_boot_file',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      payload: new URLSearchParams({ prefix, path }).toString(),
+    });
+  try {
+    assert.equal((await post('boot/a', `${origin}/hold/vmlinuz`)).statusCode, 200);
+    await waitFor('the held download to start', () => hits.get('/hold/vmlinuz') === 1);
+    // The same destination joins the running download, even with the queue full.
+    assert.equal((await post('boot/a', `${origin}/hold/vmlinuz`)).statusCode, 200);
+    const refused = await post('boot/b', `${origin}/ok/vmlinuz`);
+    assert.equal(refused.statusCode, 503);
+    assert.equal(refused.headers['retry-after'], '30');
+    assert.equal(refused.body, 'TFTP: Failed to fetch boot file: too many boot-file downloads (1 running, 0 waiting); try again later');
+  } finally {
+    await mounted.close();
+  }
+  // close() returns once the held download was abandoned and its temp file removed.
+  assert.deepEqual(await readdir(join(root, 'boot')), []);
+  assert.equal(hits.get('/hold/vmlinuz'), 1);
 });

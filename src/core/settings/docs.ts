@@ -31,7 +31,7 @@ function yamlValue(value: unknown): string {
 }
 
 function settingLines(doc: SettingDoc): string[] {
-  const out = wrap(doc.description + (doc.extension ? ' (Our extension, not a setting of the reference.)' : ''), '# ');
+  const out = wrap(doc.description, '# ');
   const shown = doc.default !== undefined ? doc.default : doc.example;
   out.push(shown === undefined ? `#:${doc.key}:` : `#:${doc.key}: ${yamlValue(shown)}`);
   return out;

@@ -194,6 +194,13 @@ function kindOf(schema: TSchema): string {
   return String((schema as { [Kind]?: unknown })[Kind]);
 }
 
+/** The allowed values of a `oneOf` setting (typebox turns a union of one into that literal). */
+function enumValues(schema: TSchema): string[] | undefined {
+  if (kindOf(schema) === 'Literal') return [String((schema as TLiteral).const)];
+  if (kindOf(schema) === 'Union') return (schema as unknown as TUnion<TLiteral[]>).anyOf.map((l) => String(l.const));
+  return undefined;
+}
+
 export function isOptional(schema: TSchema): boolean {
   return (schema as { [OptionalKind]?: unknown })[OptionalKind] === 'Optional';
 }
@@ -213,6 +220,7 @@ function coerce(file: string, key: string, schema: TSchema, value: unknown): unk
       // The reference's boolean validator reports this as a module failure, not a fatal error.
       return value;
     case 'Union':
+    case 'Literal':
       return typeof value === 'number' || typeof value === 'boolean' ? String(value) : value;
     case 'Array': {
       const items = (schema as TArray).items;
@@ -258,6 +266,8 @@ export interface SettingProblem {
    * validators, `<file name>: <key> <reason>` for ours.
    */
   readonly message: string;
+  /** The reason alone, after file and key (what `smart-proxy check` prints). */
+  readonly reason: string;
 }
 
 const empty = (v: unknown): boolean => v === null || v === undefined || v === '';
@@ -308,8 +318,8 @@ function requirement(schema: TSchema): string {
  * module), in declaration order, or undefined. `name` is the file's plugin name (`dhcp_kea`).
  */
 export async function checkDeclared(name: string, file: string, schema: TObject, values: SettingsValues): Promise<SettingProblem | undefined> {
-  const ours = (key: string, reason: string): SettingProblem => ({ file, key, message: `${name}: ${key} ${reason}` });
-  const theirs = (key: string, message: string): SettingProblem => ({ file, key, message });
+  const ours = (key: string, reason: string): SettingProblem => ({ file, key, message: `${name}: ${key} ${reason}`, reason });
+  const theirs = (key: string, message: string): SettingProblem => ({ file, key, message, reason: message });
   for (const [key, prop] of Object.entries(schema.properties) as [string, TSchema & Record<string, unknown>][]) {
     const value = values[key];
     const checks = new Set((prop[X.checks] as ReferenceCheck[] | undefined) ?? []);
@@ -332,11 +342,9 @@ export async function checkDeclared(name: string, file: string, schema: TObject,
       }
     }
     if (empty(value)) continue;
-    if (kindOf(prop) === 'Union') {
-      if (!Value.Check(prop, value)) {
-        const allowed = (prop as unknown as TUnion<TLiteral[]>).anyOf.map((l) => String(l.const)).join(', ');
-        return theirs(key, `Parameter '${key}' must be one of ${allowed}`);
-      }
+    const allowed = enumValues(prop);
+    if (allowed) {
+      if (!allowed.includes(value as string)) return theirs(key, `Parameter '${key}' must be one of ${allowed.join(', ')}`);
       continue;
     }
     const firstError = Value.Errors(prop, value).First();
@@ -385,6 +393,7 @@ function typeName(prop: TSchema): string {
     case 'Record':
       return 'mapping';
     case 'Union':
+    case 'Literal':
       return 'string';
     default:
       return 'any';
@@ -397,7 +406,8 @@ export function describeSettings(schema: TObject): SettingDoc[] {
     const prop = p as TSchema & NumberRange & Record<string, unknown>;
     const constraints: string[] = [];
     const checks = (prop[X.checks] as ReferenceCheck[] | undefined) ?? [];
-    if (kindOf(prop) === 'Union') constraints.push(`one of ${(prop as unknown as TUnion<TLiteral[]>).anyOf.map((l) => `\`${String(l.const)}\``).join(', ')}`);
+    const allowed = enumValues(prop);
+    if (allowed) constraints.push(`one of ${allowed.map((v) => `\`${v}\``).join(', ')}`);
     if (prop.minimum !== undefined || prop.maximum !== undefined || prop.exclusiveMinimum !== undefined || prop.exclusiveMaximum !== undefined) {
       constraints.push(requirement(prop).replace(/^must be /, ''));
     }

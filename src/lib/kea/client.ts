@@ -1,9 +1,10 @@
-// A small typed client for the Kea Control Agent's HTTP command API. One persistent keep-alive
-// pool per agent, a hard deadline on every command (connect + headers + body), a cap on the reply
-// size, and errors that say which of the three things went wrong: the agent could not be reached,
-// it answered something that is not a Kea reply, or the daemon behind it refused the command.
+// A small typed client for the Kea Control Agent's HTTP command API, over the proxy's HTTP layer
+// (lib/http/client.ts): pooled keep-alive connections to the agent, one deadline on every command
+// (connect + headers + body), a cap on the reply size, and errors that say which of the three
+// things went wrong: the agent could not be reached, it answered something that is not a Kea
+// reply, or the daemon behind it refused the command.
 
-import { Pool } from 'undici';
+import { createHttpClient, HttpClientError, type HttpClient } from '../http/client.ts';
 
 /** Kea's documented result codes. */
 export const KEA_SUCCESS = 0;
@@ -76,7 +77,7 @@ export interface CommandOptions {
 const DEFAULT_MAX_REPLY = 64 * 1024 * 1024;
 
 export class KeaClient {
-  private readonly pool: Pool;
+  private readonly http: HttpClient;
   private readonly path: string;
   private readonly origin: string;
   private readonly auth: string | undefined;
@@ -102,15 +103,17 @@ export class KeaClient {
     this.timeoutMs = options.timeoutMs;
     this.maxReply = options.maxReplyBytes ?? DEFAULT_MAX_REPLY;
     this.failFastMs = options.failFastMs ?? options.timeoutMs;
-    this.pool = new Pool(this.origin, {
+    this.http = createHttpClient({
+      baseUrl: this.origin,
+      verify: true,
+      ...options.tls,
+      timeoutMs: options.timeoutMs,
+      connectTimeoutMs: options.timeoutMs,
       connections: options.connections ?? 4,
-      connectTimeout: options.timeoutMs,
-      headersTimeout: options.timeoutMs,
-      bodyTimeout: options.timeoutMs,
-      keepAliveTimeout: 4_000,
+      keepAliveTimeoutMs: 4_000,
       // No TLS session resumption: kea-ctrl-agent 2.2 answers a resumed handshake with an
       // "internal error" alert, so every new connection after the first would fail.
-      ...(url.protocol === 'https:' ? { connect: { ...options.tls, maxCachedSessions: 0 } } : {}),
+      ...(url.protocol === 'https:' ? { maxCachedSessions: 0 } : {}),
     });
   }
 
@@ -147,38 +150,26 @@ export class KeaClient {
   }
 
   async close(): Promise<void> {
-    await this.pool.close().catch(() => undefined);
+    await this.http.close().catch(() => undefined);
   }
 
-  private async post(command: string, payload: string, outer?: AbortSignal): Promise<string> {
-    // One deadline for the whole exchange: undici's own timeouts restart per phase, which would
-    // let a trickling agent hold a call for several times the deadline.
-    const deadline = AbortSignal.timeout(this.timeoutMs);
-    const signal = outer ? AbortSignal.any([deadline, outer]) : deadline;
+  private async post(command: string, payload: string, signal?: AbortSignal): Promise<string> {
     const headers: Record<string, string> = { 'content-type': 'application/json', accept: 'application/json' };
     if (this.auth) headers.authorization = this.auth;
     try {
-      const res = await this.pool.request({ method: 'POST', path: this.path, headers, body: payload, signal });
-      const chunks: Buffer[] = [];
-      let size = 0;
-      for await (const chunk of res.body) {
-        size += (chunk as Buffer).length;
-        if (size > this.maxReply) {
-          res.body.destroy();
-          throw new KeaError('protocol', command, `reply to '${command}' exceeds ${this.maxReply} bytes`);
-        }
-        chunks.push(chunk as Buffer);
-      }
-      const text = Buffer.concat(chunks).toString('utf8');
+      // The HTTP layer's deadline covers the whole exchange, body included, so a trickling agent
+      // cannot hold a command past it.
+      const res = await this.http.request({ method: 'POST', path: this.path, headers, body: payload, signal });
+      const text = await res.text(this.maxReply);
       this.openUntil = 0; // the agent answers again
-      if (res.statusCode !== 200) {
-        const detail = res.statusCode === 401 ? 'authentication failed (check user and password)' : oneLine(text);
-        throw new KeaError('http', command, `HTTP ${res.statusCode} for '${command}': ${detail}`, res.statusCode);
+      if (res.status !== 200) {
+        const detail = res.status === 401 ? 'authentication failed (check user and password)' : oneLine(text);
+        throw new KeaError('http', command, `HTTP ${res.status} for '${command}': ${detail}`, res.status);
       }
       return text;
     } catch (err) {
       if (err instanceof KeaError) throw err;
-      if (deadline.aborted) {
+      if (err instanceof HttpClientError && err.kind === 'timeout') {
         const message = `no reply to '${command}' from ${this.url} within ${this.timeoutMs} ms`;
         if (this.failFastMs > 0) {
           this.openUntil = Date.now() + this.failFastMs;
@@ -186,8 +177,13 @@ export class KeaClient {
         }
         throw new KeaError('timeout', command, message);
       }
-      if (outer?.aborted) throw new KeaError('unreachable', command, `'${command}' aborted`);
-      throw new KeaError('unreachable', command, `cannot reach ${this.url} for '${command}': ${describe(err)}`);
+      if (err instanceof HttpClientError && err.kind === 'too_large') {
+        throw new KeaError('protocol', command, `reply to '${command}' exceeds ${this.maxReply} bytes`);
+      }
+      if (signal?.aborted) throw new KeaError('unreachable', command, `'${command}' aborted`);
+      // The socket's own error says more than the HTTP layer's summary of it.
+      const cause = err instanceof HttpClientError && err.cause !== undefined ? err.cause : err;
+      throw new KeaError('unreachable', command, `cannot reach ${this.url} for '${command}': ${describe(cause)}`);
     }
   }
 }

@@ -3,7 +3,8 @@
 // non-standard port; bare IPv6 addresses have no port.
 
 import { isIPv4, isIPv6 } from 'node:net';
-import { ProxyError } from '../../core/errors.ts';
+import type { ProxyError } from '../../core/errors.ts';
+import { BmcError } from './errors.ts';
 
 export interface BmcAddress {
   /** Host name or IP address without brackets. */
@@ -25,7 +26,7 @@ function parsePort(s: string, raw: string): number {
 }
 
 function invalidHost(raw: string): ProxyError {
-  return new ProxyError(400, `Invalid BMC host ${JSON.stringify(raw)}: expected a host name or IP address`, 'bmc.host');
+  return BmcError.invalid_host(`Invalid BMC host ${JSON.stringify(raw)}: expected a host name or IP address`);
 }
 
 export function parseBmcAddress(raw: string): BmcAddress {
@@ -59,7 +60,7 @@ const CONTROL = /[\u0000-\u001f\u007f]/;
 
 export function checkCredential(field: 'username' | 'password', value: string): void {
   if (CONTROL.test(value)) {
-    throw new ProxyError(400, `Invalid BMC ${field}: control characters (such as newlines) are not allowed`, 'bmc.credentials');
+    throw BmcError.invalid_credentials(`Invalid BMC ${field}: control characters (such as newlines) are not allowed`);
   }
-  if (value.length > 256) throw new ProxyError(400, `Invalid BMC ${field}: longer than 256 characters`, 'bmc.credentials');
+  if (value.length > 256) throw BmcError.invalid_credentials(`Invalid BMC ${field}: longer than 256 characters`);
 }

@@ -3,7 +3,8 @@
 //
 // Every operation defaults to "not implemented" (501, body `NotImplementedError`, as the
 // reference). Operations the reference's backend class does not define at all answer 400 instead
-// (`UndefinedOperation`), which is what Foreman sees from the reference too.
+// (`UndefinedOperation`), which is what Foreman sees from the reference too. The module's error
+// policy (errors.ts) gives both their status; BMC failures are `BmcError.failed` (400).
 
 export type BootDevice = 'pxe' | 'disk' | 'bios' | 'cdrom';
 export const BOOT_DEVICES: readonly BootDevice[] = ['pxe', 'disk', 'bios', 'cdrom'];
@@ -26,7 +27,7 @@ export interface SensorReading {
   [field: string]: string | null;
 }
 
-/** Thrown for operations a backend does not support; answered 501 `NotImplementedError`. */
+/** Thrown for operations a backend does not support. */
 export class NotImplementedOperation extends Error {
   constructor() {
     super('');
@@ -34,19 +35,11 @@ export class NotImplementedOperation extends Error {
   }
 }
 
-/** Thrown for operations the reference's backend does not define at all; answered 400. */
+/** Thrown for operations the reference's backend does not define at all. */
 export class UndefinedOperation extends Error {
   constructor(backend: string, operation: string) {
     super(`undefined method '${operation}' for the ${backend} BMC provider`);
     this.name = 'NoMethodError';
-  }
-}
-
-/** A failure talking to the BMC (tool exit status, HTTP error, parse failure); answered 400. */
-export class BmcError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'BmcError';
   }
 }
 

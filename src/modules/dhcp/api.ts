@@ -1,17 +1,17 @@
 // Routes of the DHCP module (spec dhcp.md §1). Validation, conflict detection and response shapes
-// live here; providers only store and fetch. Creates and deletes of one provider are serialised
+// live here; providers only store and fetch. Creates and deletes of the provider are serialised
 // through a one-slot bulkhead so the conflict check and the write are atomic: 50 identical
 // concurrent POSTs create exactly one reservation and the other 49 see it.
 
 import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Bulkhead } from '../../core/bulkhead.ts';
-import { ProxyError, badRequest, conflict, errorText, notFound, notImplemented } from '../../core/errors.ts';
 import { params } from '../../core/http/request-params.ts';
-import type { ModuleContext } from '../../core/module.ts';
+import type { ModuleInstance } from '../../core/module.ts';
 import type { Params } from '../../core/params.ts';
 import { broadcastOf, parseIpv4 } from '../../lib/isc/ipv4.ts';
-import type { DhcpProvider, DhcpSubnet, NewReservation, Reservation } from './provider.ts';
+import { DhcpError } from './errors.ts';
+import type { DhcpProvider, DhcpRecord, DhcpSubnet, NewReservation, Reservation } from './provider.ts';
 import { describe, recordJson, recordsJson, subnetJson } from './serialize.ts';
 import { checkText, macList, optionalString, requireIp, requireMac } from './validate.ts';
 
@@ -19,29 +19,9 @@ const RESERVED_PARAMS = new Set([
   'network', 'mac', 'ip', 'name', 'hostname', 'nextServer', 'filename', 'related_macs', 'subnet', 'splat', 'captures', '_method',
 ]);
 
-/** Provider failures that are not ProxyErrors become 400 with their message (spec §6.3). */
-function asProxyError(err: unknown): ProxyError {
-  if (err instanceof ProxyError) return err;
-  return badRequest(errorText(err), 'dhcp.provider');
-}
-
+/** The reference's bare `application/json` (a string payload would get `; charset=utf-8` added). */
 function json(reply: FastifyReply, body: unknown): FastifyReply {
-  return reply.type('application/json').send(JSON.stringify(body));
-}
-
-const locks = new WeakMap<DhcpProvider, Bulkhead>();
-
-/**
- * The one write slot of a provider. Keyed by the provider object because routes() runs once per
- * listener and prefix, and every mount must share it.
- */
-export function mutationLock(provider: DhcpProvider): Bulkhead {
-  let lock = locks.get(provider);
-  if (!lock) {
-    lock = new Bulkhead({ name: 'dhcp', limit: 1, queue: 512, queueTimeoutMs: 50_000 });
-    locks.set(provider, lock);
-  }
-  return lock;
+  return reply.type('application/json').send(Buffer.from(JSON.stringify(body)));
 }
 
 /** Whether a stored reservation is the one being posted again (our 200-instead-of-409 rule). */
@@ -56,104 +36,87 @@ export function sameReservation(r: Reservation, n: NewReservation): boolean {
   return o.nextServer === n.nextServer;
 }
 
-export function dhcpRoutes(app: FastifyInstance, ctx: ModuleContext<DhcpProvider>): void {
-  const provider = ctx.providers[0];
-  if (!provider) throw new Error('dhcp: no provider configured');
-  const lock = mutationLock(provider);
+/** The running DHCP module: its provider and the one write slot every listener shares. */
+export function dhcpModule(provider: DhcpProvider): ModuleInstance {
+  const writes = new Bulkhead({ name: 'dhcp', limit: 1, queue: 512, queueTimeoutMs: 50_000 });
+  return {
+    routes: (app) => dhcpRoutes(app, provider, writes),
+  };
+}
 
+function dhcpRoutes(app: FastifyInstance, provider: DhcpProvider, writes: Bulkhead): void {
   const subnetOr404 = async (network: string): Promise<DhcpSubnet> => {
     const s = await provider.findSubnet(network);
-    if (!s) throw notFound(`Subnet ${network} could not found`, 'dhcp.subnet_not_found');
+    if (!s) throw DhcpError.subnet_not_found(`Subnet ${network} could not found`);
     return s;
   };
 
-  const wrap =
-    (fn: (p: Params, req: FastifyRequest, reply: FastifyReply) => Promise<unknown>) =>
-    async (req: FastifyRequest, reply: FastifyReply): Promise<unknown> => {
-      try {
-        return await fn(params(req), req, reply);
-      } catch (err) {
-        throw asProxyError(err);
-      }
-    };
+  app.get('/', async (_request, reply) => json(reply, (await provider.subnets()).map(subnetJson)));
 
-  app.get(
-    '/',
-    wrap(async (_p, _req, reply) => json(reply, (await provider.subnets()).map(subnetJson))),
-  );
+  app.get('/:network', async (request, reply) => {
+    const p = params(request);
+    const network = requireIp(p.network);
+    const s = await subnetOr404(network);
+    // Reference behaviour: records are filed under the subnet's own network address, so any
+    // other address of the subnet yields empty lists.
+    if (s.network !== network) return json(reply, { reservations: [], leases: [] });
+    const recs = await provider.subnetRecords(s);
+    return reply.type('application/json').send(Readable.from(recordsJson(recs.reservations, recs.leases, s)));
+  });
 
-  app.get(
-    '/:network',
-    wrap(async (p, _req, reply) => {
-      const network = requireIp(p.network);
-      const s = await subnetOr404(network);
-      // Reference behaviour: records are filed under the subnet's own network address, so any
-      // other address of the subnet yields empty lists.
-      if (s.network !== network) return json(reply, { reservations: [], leases: [] });
-      const recs = await provider.subnetRecords(s);
-      return reply.type('application/json').send(Readable.from(recordsJson(recs.reservations, recs.leases, s)));
-    }),
-  );
+  app.get('/:network/unused_ip', async (request, reply) => {
+    const p = params(request);
+    const network = requireIp(p.network);
+    let from: string | undefined;
+    let to: string | undefined;
+    if (optionalString(p.from) !== undefined && optionalString(p.to) !== undefined) {
+      from = requireIp(p.from);
+      to = requireIp(p.to);
+    }
+    const mac = optionalString(p.mac) === undefined ? undefined : requireMac(p.mac);
+    const s = await subnetOr404(network);
+    if (from !== undefined && to !== undefined) {
+      const net = parseIpv4(s.network)!;
+      const mask = parseIpv4(s.netmask)!;
+      const bcast = broadcastOf(net, mask);
+      const f = parseIpv4(from)!;
+      const t = parseIpv4(to)!;
+      if (f < net || f > bcast || t < net || t > bcast) throw DhcpError.invalid_range('Range does not belong to provided subnet');
+      if (f > t) throw DhcpError.invalid_range(`${from} can't be lower IP address than ${to} - change the order?`);
+    }
+    if (typeof provider.unusedIp !== 'function') throw DhcpError.unused_ip_unsupported('unused_ip is not implemented by this DHCP provider');
+    const ip = await provider.unusedIp(s, { from, to, mac });
+    return json(reply, { ip });
+  });
 
-  app.get(
-    '/:network/unused_ip',
-    wrap(async (p, _req, reply) => {
-      const network = requireIp(p.network);
-      let from: string | undefined;
-      let to: string | undefined;
-      if (optionalString(p.from) !== undefined && optionalString(p.to) !== undefined) {
-        from = requireIp(p.from);
-        to = requireIp(p.to);
-      }
-      const mac = optionalString(p.mac) === undefined ? undefined : requireMac(p.mac);
-      const s = await subnetOr404(network);
-      if (from !== undefined && to !== undefined) {
-        const net = parseIpv4(s.network)!;
-        const mask = parseIpv4(s.netmask)!;
-        const bcast = broadcastOf(net, mask);
-        const f = parseIpv4(from)!;
-        const t = parseIpv4(to)!;
-        if (f < net || f > bcast || t < net || t > bcast) throw badRequest('Range does not belong to provided subnet', 'dhcp.range');
-        if (f > t) throw badRequest(`${from} can't be lower IP address than ${to} - change the order?`, 'dhcp.range');
-      }
-      if (typeof provider.unusedIp !== 'function') throw notImplemented('unused_ip is not implemented by this DHCP provider');
-      const ip = await provider.unusedIp(s, { from, to, mac });
-      return json(reply, { ip });
-    }),
-  );
+  app.get('/:network/ip/:ip', async (request, reply) => {
+    const p = params(request);
+    const network = requireIp(p.network);
+    const ip = requireIp(p.ip);
+    const s = await subnetOr404(network);
+    const recs = await provider.findByIp(s, ip);
+    if (recs.length === 0) throw DhcpError.record_not_found(`No DHCP records for IP ${network}/${ip} found`);
+    return json(reply, recs.map((r) => recordJson(r, s)));
+  });
 
-  app.get(
-    '/:network/ip/:ip',
-    wrap(async (p, _req, reply) => {
-      const network = requireIp(p.network);
-      const ip = requireIp(p.ip);
-      const s = await subnetOr404(network);
-      const recs = await provider.findByIp(s, ip);
-      if (recs.length === 0) throw notFound(`No DHCP records for IP ${network}/${ip} found`, 'dhcp.record_not_found');
-      return json(reply, recs.map((r) => recordJson(r, s)));
-    }),
-  );
+  app.get('/:network/mac/:mac', async (request, reply) => {
+    const p = params(request);
+    const network = requireIp(p.network);
+    const mac = requireMac(p.mac);
+    const s = await subnetOr404(network);
+    const rec = await provider.findByMac(s, mac);
+    if (!rec) throw DhcpError.record_not_found(`No DHCP record for MAC ${network}/${mac} found`);
+    return json(reply, recordJson(rec, s));
+  });
 
-  app.get(
-    '/:network/mac/:mac',
-    wrap(async (p, _req, reply) => {
-      const network = requireIp(p.network);
-      const mac = requireMac(p.mac);
-      const s = await subnetOr404(network);
-      const rec = await provider.findByMac(s, mac);
-      if (!rec) throw notFound(`No DHCP record for MAC ${network}/${mac} found`, 'dhcp.record_not_found');
-      return json(reply, recordJson(rec, s));
-    }),
-  );
-
-  const create = async (p: Params, reply: FastifyReply): Promise<unknown> => {
+  const create = async (p: Params, reply: FastifyReply): Promise<FastifyReply> => {
     const network = requireIp(p.network);
     const mac = requireMac(p.mac);
     const name = checkText('name', optionalString(p.name));
     const hostnameParam = checkText('hostname', optionalString(p.hostname));
-    if (name === undefined && hostnameParam === undefined) throw badRequest('Must provide hostname', 'dhcp.hostname');
+    if (name === undefined && hostnameParam === undefined) throw DhcpError.missing_hostname('Must provide hostname');
     const s = await provider.findSubnet(network);
-    if (!s) throw badRequest(`No Subnet detected for: ${network}`, 'dhcp.subnet_not_found');
+    if (!s) throw DhcpError.no_subnet(`No Subnet detected for: ${network}`);
     const vendorOptions: Record<string, string> = {};
     let vendor: string | undefined;
     const extra: Record<string, string> = {};
@@ -161,7 +124,7 @@ export function dhcpRoutes(app: FastifyInstance, ctx: ModuleContext<DhcpProvider
       if (RESERVED_PARAMS.has(k)) continue;
       const close = k.indexOf('>');
       if (k.startsWith('<') && close > 1) {
-        if (!provider.supportsVendorOptions) throw badRequest('DHCP implementation does not support Vendor Options', 'dhcp.vendor');
+        if (!provider.supportsVendorOptions) throw DhcpError.vendor_options_unsupported('DHCP implementation does not support Vendor Options');
         vendor = k.slice(1, close);
         if (typeof v === 'string') vendorOptions[k.slice(close + 1)] = checkText(k, v)!;
       } else if (typeof v === 'string') {
@@ -186,26 +149,26 @@ export function dhcpRoutes(app: FastifyInstance, ctx: ModuleContext<DhcpProvider
     if (Object.keys(extra).length > 0) reservation.extra = extra;
     const related = new Set(macList(p.related_macs));
 
-    await lock.run(async () => {
-      const candidates = new Map<Reservation, true>();
-      for (const r of await provider.findByIp(s, ip)) if (r.type === 'reservation') candidates.set(r, true);
+    await writes.run(async () => {
+      const candidates = new Set<Reservation>();
+      for (const r of await provider.findByIp(s, ip)) if (r.type === 'reservation') candidates.add(r);
       const byMac = await provider.findByMac(s, mac);
-      if (byMac && byMac.type === 'reservation') candidates.set(byMac, true);
-      const relevant = [...candidates.keys()].filter((r) => !related.has(r.mac));
+      if (byMac && byMac.type === 'reservation') candidates.add(byMac);
+      const relevant = [...candidates].filter((r) => !related.has(r.mac));
       if (relevant.some((r) => sameReservation(r, reservation))) return;
-      if (relevant.length > 0) throw conflict(`Record ${network}/${ip} already exists`, 'dhcp.conflict');
+      if (relevant.length > 0) throw DhcpError.conflict(`Record ${network}/${ip} already exists`);
       await provider.createReservation(s, reservation);
     });
-    return reply.type('application/json').send('');
+    return reply.type('application/json').send(Buffer.alloc(0));
   };
 
-  const deleteRecords = async (network: string, find: (s: DhcpSubnet) => Promise<ReturnType<DhcpProvider['findByIp']> extends Promise<infer R> ? R : never>, reply: FastifyReply): Promise<unknown> => {
+  const deleteRecords = async (network: string, find: (s: DhcpSubnet) => Promise<DhcpRecord[]>, reply: FastifyReply): Promise<FastifyReply> => {
     const s = await provider.findSubnet(network);
     if (s) {
-      await lock.run(async () => {
+      await writes.run(async () => {
         const recs = await find(s);
         for (const r of recs) {
-          if (r.type !== 'reservation' || !r.deleteable) throw badRequest(`${describe(r)} is static - unable to delete`, 'dhcp.static');
+          if (r.type !== 'reservation' || !r.deleteable) throw DhcpError.static_record(`${describe(r)} is static - unable to delete`);
         }
         for (const r of recs) if (r.type === 'reservation') await provider.deleteReservation(s, r);
       });
@@ -213,13 +176,13 @@ export function dhcpRoutes(app: FastifyInstance, ctx: ModuleContext<DhcpProvider
     return reply.type('text/html;charset=utf-8').send('');
   };
 
-  const deleteByIp = (p: Params, reply: FastifyReply): Promise<unknown> => {
+  const deleteByIp = (p: Params, reply: FastifyReply): Promise<FastifyReply> => {
     const network = requireIp(p.network);
     const ip = requireIp(p.ip);
     return deleteRecords(network, (s) => provider.findByIp(s, ip), reply);
   };
 
-  const deleteByMac = (p: Params, reply: FastifyReply): Promise<unknown> => {
+  const deleteByMac = (p: Params, reply: FastifyReply): Promise<FastifyReply> => {
     const network = requireIp(p.network);
     const mac = requireMac(p.mac);
     return deleteRecords(
@@ -232,34 +195,30 @@ export function dhcpRoutes(app: FastifyInstance, ctx: ModuleContext<DhcpProvider
     );
   };
 
-  const override = (p: Params, req: FastifyRequest): string => {
-    const h = req.headers['x-http-method-override'];
+  /** The method a POST stands for (Rack::MethodOverride in the reference). */
+  const override = (p: Params, request: FastifyRequest): string => {
+    const h = request.headers['x-http-method-override'];
     const m = typeof p._method === 'string' ? p._method : typeof h === 'string' ? h : 'POST';
     return m.toUpperCase();
   };
+  const noRoute = (): Error => DhcpError.no_route('Requested url was not found');
 
-  app.post(
-    '/:network',
-    wrap(async (p, req, reply) => {
-      if (override(p, req) !== 'POST') throw notFound('Requested url was not found', 'not_found');
-      return create(p, reply);
-    }),
-  );
-  app.delete('/:network/ip/:ip', wrap(async (p, _req, reply) => deleteByIp(p, reply)));
-  app.delete('/:network/mac/:mac', wrap(async (p, _req, reply) => deleteByMac(p, reply)));
-  // Method override (Rack::MethodOverride in the reference): a POST carrying _method=DELETE.
-  app.post(
-    '/:network/ip/:ip',
-    wrap(async (p, req, reply) => {
-      if (override(p, req) !== 'DELETE') throw notFound('Requested url was not found', 'not_found');
-      return deleteByIp(p, reply);
-    }),
-  );
-  app.post(
-    '/:network/mac/:mac',
-    wrap(async (p, req, reply) => {
-      if (override(p, req) !== 'DELETE') throw notFound('Requested url was not found', 'not_found');
-      return deleteByMac(p, reply);
-    }),
-  );
+  app.post('/:network', async (request, reply) => {
+    const p = params(request);
+    if (override(p, request) !== 'POST') throw noRoute();
+    return create(p, reply);
+  });
+  app.delete('/:network/ip/:ip', async (request, reply) => deleteByIp(params(request), reply));
+  app.delete('/:network/mac/:mac', async (request, reply) => deleteByMac(params(request), reply));
+  // A POST carrying _method=DELETE (or X-HTTP-Method-Override) deletes.
+  app.post('/:network/ip/:ip', async (request, reply) => {
+    const p = params(request);
+    if (override(p, request) !== 'DELETE') throw noRoute();
+    return deleteByIp(p, reply);
+  });
+  app.post('/:network/mac/:mac', async (request, reply) => {
+    const p = params(request);
+    if (override(p, request) !== 'DELETE') throw noRoute();
+    return deleteByMac(p, reply);
+  });
 }

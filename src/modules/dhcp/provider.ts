@@ -3,9 +3,9 @@
 // `nextServer`, `filename`, vendor keys such as `root_server_ip`). The module (api.ts) owns
 // validation, the conflict check and HTTP shapes; a provider only stores and fetches.
 //
-// Errors: a provider throws ProxyError (src/core/errors.ts) when the status matters (409 for a
-// backend-detected conflict, 503 when its queue is full); any other Error becomes 400 with the
-// error's message, so messages must name their origin (`dhcp/kea: …`).
+// Errors: a provider throws a DhcpError (errors.ts) when the status matters (409 for a
+// backend-detected conflict); any other Error becomes 400 with the error's message (the module's
+// error policy), so messages must name their origin (`dhcp/kea: …`).
 
 /** Subnet options reported by `GET /dhcp`, only the keys that are present, in this order. */
 export interface SubnetOptions {
@@ -111,7 +111,7 @@ export interface DhcpProvider {
   findByMac(subnet: DhcpSubnet, mac: string): Promise<DhcpRecord | undefined>;
 
   /**
-   * Suggest a free address (spec §1.3). Providers without support throw ProxyError(501, …).
+   * Suggest a free address (spec §1.3). Providers without support throw DhcpError.unused_ip_unsupported.
    * `unused-ip.ts` has the shared search with the recently-suggested holds.
    */
   unusedIp(subnet: DhcpSubnet, query: UnusedIpQuery): Promise<string | null>;
@@ -127,6 +127,6 @@ export interface DhcpProvider {
   /** Delete a reservation the module found through find*; it is deleteable. */
   deleteReservation(subnet: DhcpSubnet, reservation: Reservation): Promise<void>;
 
-  /** Release connections, watchers and timers. Also triggered by the module's AbortSignal. */
+  /** Release connections, watchers and timers; the core awaits it at shutdown. */
   close?(): Promise<void>;
 }

@@ -1,19 +1,19 @@
 // Input checks of the DHCP API with the reference's messages (spec dhcp.md §1).
 
-import { badRequest } from '../../core/errors.ts';
 import type { ParamValue } from '../../core/params.ts';
 import { normalizeMac, parseIpv4 } from '../../lib/isc/ipv4.ts';
+import { DhcpError } from './errors.ts';
 
 export function requireIp(value: ParamValue | undefined): string {
   const s = typeof value === 'string' ? value : '';
-  if (parseIpv4(s) === undefined) throw badRequest(`Invalid IP Address ${s}`, 'dhcp.invalid_ip');
+  if (parseIpv4(s) === undefined) throw DhcpError.invalid_ip(`Invalid IP Address ${s}`);
   return s;
 }
 
 export function requireMac(value: ParamValue | undefined): string {
   const s = typeof value === 'string' ? value.toLowerCase() : '';
   const mac = normalizeMac(s);
-  if (mac === undefined) throw badRequest(`Invalid MAC ${s}`, 'dhcp.invalid_mac');
+  if (mac === undefined) throw DhcpError.invalid_mac(`Invalid MAC ${s}`);
   return mac;
 }
 
@@ -30,9 +30,9 @@ export function checkText(field: string, value: string | undefined): string | un
   if (value === undefined) return undefined;
   for (let i = 0; i < value.length; i++) {
     const c = value.charCodeAt(i);
-    if (c < 32 || c === 127) throw badRequest(`Invalid ${field}: control characters are not allowed`, 'dhcp.invalid_field');
+    if (c < 32 || c === 127) throw DhcpError.invalid_field(`Invalid ${field}: control characters are not allowed`);
   }
-  if (value.length > 1024) throw badRequest(`Invalid ${field}: longer than 1024 characters`, 'dhcp.invalid_field');
+  if (value.length > 1024) throw DhcpError.invalid_field(`Invalid ${field}: longer than 1024 characters`);
   return value;
 }
 

@@ -4,21 +4,21 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { realpath } from 'node:fs/promises';
 import { isAbsolute, resolve } from 'node:path';
-import { ProxyError } from '../../core/errors.ts';
-import type { ModuleContext } from '../../core/module.ts';
+import type { ModuleInstance } from '../../core/module.ts';
 import { openInsideRoot, ConfineError, type OpenedFile } from '../../lib/tftp/confine.ts';
 import { bootRequestPath } from './path.ts';
 import { parseRange } from './range.ts';
 import { contentTypeFor } from './mime.ts';
+import { HttpbootError, unsatisfiableRange } from './errors.ts';
 
-const invalid = (): ProxyError => new ProxyError(403, 'Invalid or empty path', 'httpboot.invalid_path');
+const invalid = () => HttpbootError.invalid_path('Invalid or empty path');
 
 async function openBootFile(root: string, relative: string): Promise<OpenedFile> {
   let rootReal: string;
   try {
     rootReal = await realpath(root);
   } catch {
-    throw new ProxyError(404, 'Not found', 'httpboot.not_found');
+    throw HttpbootError.not_found('Not found');
   }
   try {
     return await openInsideRoot(rootReal, relative);
@@ -26,17 +26,29 @@ async function openBootFile(root: string, relative: string): Promise<OpenedFile>
     if (!(err instanceof ConfineError)) throw err;
     switch (err.kind) {
       case 'not_found':
-        throw new ProxyError(404, 'Not found', 'httpboot.not_found');
+        throw HttpbootError.not_found('Not found');
       case 'directory':
-        throw new ProxyError(403, 'Directory listing not allowed', 'httpboot.directory');
+        throw HttpbootError.directory('Directory listing not allowed');
       case 'not_file':
-        throw new ProxyError(503, 'Not a regular file', 'httpboot.not_regular');
+        throw HttpbootError.not_regular('Not a regular file');
       case 'denied':
-        throw new ProxyError(403, 'Permission denied', 'httpboot.denied');
+        throw HttpbootError.denied('Permission denied');
       case 'outside':
         throw invalid();
     }
   }
+}
+
+/**
+ * The still percent-encoded path after the prefix. The router matched the prefix on the decoded
+ * path (`/%68ttpboot/x` is `/httpboot/x`), where an encoded separator stays encoded, so the prefix
+ * spans as many raw segments as it has; the rest is decoded by bootRequestPath, segment by
+ * segment, which can then refuse an encoded separator instead of following it.
+ */
+export function rawPathAfterPrefix(rawUrl: string, prefix: string): string {
+  const q = rawUrl.indexOf('?');
+  const path = q >= 0 ? rawUrl.slice(0, q) : rawUrl;
+  return '/' + path.split('/').slice(prefix.split('/').length).join('/');
 }
 
 function notModifiedSince(request: FastifyRequest, mtime: Date): boolean {
@@ -47,15 +59,17 @@ function notModifiedSince(request: FastifyRequest, mtime: Date): boolean {
   return Number.isFinite(t) && Math.floor(mtime.getTime() / 1000) * 1000 <= t;
 }
 
-export function httpbootRoutes(app: FastifyInstance, ctx: ModuleContext, prefix: string): void {
-  const rootSetting = String(ctx.settings.root_dir);
-  const root = isAbsolute(rootSetting) ? resolve(rootSetting) : resolve(ctx.global.settingsDir, rootSetting);
+/** The running module: the boot root, resolved once, served under every prefix and listener. */
+export function httpbootModule(rootDir: string, settingsDir: string): ModuleInstance {
+  const root = isAbsolute(rootDir) ? resolve(rootDir) : resolve(settingsDir, rootDir);
+  return {
+    routes: (app, prefix) => httpbootRoutes(app, root, prefix),
+  };
+}
 
+function httpbootRoutes(app: FastifyInstance, root: string, prefix: string): void {
   const handler = async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
-    const url = request.raw.url ?? '';
-    const q = url.indexOf('?');
-    const path = (q >= 0 ? url.slice(0, q) : url).slice(prefix.length);
-    const target = bootRequestPath(path);
+    const target = bootRequestPath(rawPathAfterPrefix(request.raw.url ?? '', prefix));
     if (!target.ok) throw invalid();
     const file = await openBootFile(root, target.relative);
 
@@ -68,9 +82,7 @@ export function httpbootRoutes(app: FastifyInstance, ctx: ModuleContext, prefix:
       const ifRange = request.headers['if-range'];
       const rangeHeader = typeof ifRange === 'string' && ifRange !== lastModified ? undefined : request.headers.range;
       const range = parseRange(rangeHeader, file.size);
-      if (range.kind === 'unsatisfiable') {
-        throw new ProxyError(416, 'Requested range not satisfiable', 'httpboot.range', { 'content-range': `bytes */${file.size}` });
-      }
+      if (range.kind === 'unsatisfiable') throw unsatisfiableRange(file.size);
       let start = 0;
       let end = file.size - 1;
       if (range.kind === 'range') {

@@ -3,6 +3,14 @@
 
 import { defineModule, type EnabledValue, type Settings } from '../../core/module.ts';
 import type { GlobalSettings } from '../../core/settings/global.ts';
+import * as setting from '../../core/settings/schema.ts';
+
+export const HTTPBOOT_SETTINGS = setting.settings({
+  root_dir: setting.string({
+    default: '/var/lib/tftpboot',
+    description: 'Directory served, normally the TFTP root. A relative path is resolved against the directory of settings.yml.',
+  }),
+});
 
 /** Spec README §3.6: the ports Foreman should use, null where the module is not mounted. */
 export function computeHttpbootSettings(settings: Settings, global: GlobalSettings, enabled: EnabledValue): Settings {
@@ -13,12 +21,14 @@ export function computeHttpbootSettings(settings: Settings, global: GlobalSettin
 
 export default defineModule({
   name: 'httpboot',
+  summary:
+    'HTTP boot (/httpboot and /EFI): serves the boot directory to UEFI HTTP Boot firmware and to iPXE/GRUB over HTTP(S), without authorization. Foreman reads the ports from /v2/features.',
   prefixes: ['/httpboot', '/EFI'],
   audience: 'client',
   authorize: false,
-  settings: { root_dir: { default: '/var/lib/tftpboot', type: 'string' } },
+  settings: HTTPBOOT_SETTINGS,
   computeSettings: computeHttpbootSettings,
   exposedSettings: ['http_port', 'https_port'],
-  // Loaded on first mount so a disabled module costs no start-up time or memory.
-  routes: async (app, ctx, prefix) => (await import('./api.ts')).httpbootRoutes(app, ctx, prefix),
+  // Code is loaded when the module is created, so a disabled module costs no start-up time or memory.
+  create: async (ctx) => (await import('./api.ts')).httpbootModule(ctx.settings.root_dir, ctx.global.settingsDir),
 });

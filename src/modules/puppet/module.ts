@@ -1,21 +1,37 @@
 // The puppet module (spec puppet.md): Puppet environments and classes for the foreman_puppet
 // plugin, always through the Puppet Server API provider.
 
-import { defineModule } from '../../core/module.ts';
-import type { PuppetProvider } from './provider.ts';
+import { defineModule, type Providers } from '../../core/module.ts';
+import * as setting from '../../core/settings/schema.ts';
+import { PuppetError } from './errors.ts';
+import { EnvironmentNotFoundError, PuppetTimeoutError, type PuppetProvider } from './provider.ts';
 
 export const PUPPET_PROVIDER = 'puppet_proxy_puppet_api';
 
-export default defineModule<PuppetProvider>({
+/** Nothing but `enabled`: the reference forces the provider whatever use_provider says. */
+export const PUPPET_SETTINGS = setting.settings({});
+
+export default defineModule({
   name: 'puppet',
+  summary: 'Puppet environments and classes, for the foreman_puppet plugin. The provider is always puppet_proxy_puppet_api.',
   prefixes: ['/puppet'],
   audience: 'foreman',
   authorize: true,
-  settings: {},
-  // The reference forces its only provider whatever the file says.
+  settings: PUPPET_SETTINGS,
   computeSettings: (settings) => ({ ...settings, use_provider: [PUPPET_PROVIDER] }),
   providerIds: () => [PUPPET_PROVIDER],
   exposedSettings: ['puppet_url', 'use_provider'],
-  // Loaded on first mount so a disabled module costs no start-up time or memory.
-  routes: async (app, ctx) => (await import('./api.ts')).puppetRoutes(app, ctx),
+  // A provider's plain failure is 406 with the route's `Failed to … : ` prefix, as the reference.
+  errors: {
+    untypedStatus: 406,
+    translate(err) {
+      if (err instanceof EnvironmentNotFoundError) return PuppetError.environment_not_found(err.message);
+      if (err instanceof PuppetTimeoutError) return PuppetError.timeout(err.message);
+      return undefined;
+    },
+  },
+  // Code is loaded when the module is created, so a disabled module costs no start-up time or memory.
+  async create(_ctx, providers: Providers<PuppetProvider>) {
+    return (await import('./api.ts')).puppetModule(providers.get(PUPPET_PROVIDER));
+  },
 });

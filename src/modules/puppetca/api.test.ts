@@ -1,148 +1,318 @@
-// puppetca and puppet over real HTTP with no Puppet Server listening (the port is closed): what
-// Foreman sees when the CA is down, autosigning that needs no CA, and start-up failures.
-// The real-Puppet-Server tests are in test/puppet/puppet.test.ts.
+// /puppet/ca routes in-process (fastify inject) with fake providers: statuses, bodies and content
+// types, certname validation, and the error policy (a table error keeps its status, a provider's
+// plain error is 406 with the route's prefix, a missing autosign entry is 404). The providers
+// against a hung or unreachable CA are in test/puppet/.
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
-import { createServer } from 'node:net';
-import { startTestProxy } from '../../core/testing.ts';
+import { ProxyError } from '../../core/errors.ts';
+import { mountModule } from '../../core/inject.ts';
+import type { Settings } from '../../core/module.ts';
+import { checkDeclared, readDeclared } from '../../core/settings/schema.ts';
+import type { CertificateInfo } from '../../lib/puppet/cert-status.ts';
+import puppetca, { autosignProviderId } from './module.ts';
+import { NotPresentError, type AutosignProvider, type CertificateProvider } from './provider.ts';
+import tokenProvider from './providers/puppetca_token_whitelisting/provider.ts';
 
-const exec = promisify(execFile);
-let dir = '';
-let ca = '';
-let closedPort = 0;
-
-before(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'puppetca-api-'));
-  ca = join(dir, 'ca.pem');
-  await exec('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'ca.key'), '-subj', '/CN=test ca', '-days', '1', '-out', ca]);
-  closedPort = await new Promise<number>((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
-    });
-  });
-});
-after(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
-
-function puppetFiles(): Record<string, string> {
-  return { puppet_url: `https://127.0.0.1:${closedPort}`, puppet_ssl_ca: ca };
+class FakeCertificates implements CertificateProvider {
+  readonly kind = 'certificates';
+  readonly id = 'puppetca_http_api';
+  readonly calls: string[] = [];
+  failure: Error | undefined;
+  certificates: Record<string, CertificateInfo> = {};
+  private step(call: string): void {
+    this.calls.push(call);
+    if (this.failure) throw this.failure;
+  }
+  async list(): Promise<Record<string, CertificateInfo>> {
+    this.step('list');
+    return this.certificates;
+  }
+  async sign(certname: string): Promise<void> {
+    this.step(`sign ${certname}`);
+  }
+  async clean(certname: string): Promise<void> {
+    this.step(`clean ${certname}`);
+  }
 }
 
-test('Puppet CA unreachable: list, sign and clean answer 406 with the reason; autosign still works', async (t) => {
-  const autosign = join(dir, 'autosign.conf');
-  const proxy = await startTestProxy({
-    files: {
-      puppetca: { enabled: true },
-      puppetca_hostname_whitelisting: { autosignfile: autosign },
-      puppetca_http_api: puppetFiles(),
-      puppet: { enabled: true },
-      puppet_proxy_puppet_api: puppetFiles(),
-    },
-  });
-  t.after(() => proxy.close());
-
-  const list = await proxy.request('GET', '/puppet/ca');
-  assert.equal(list.status, 406);
-  assert.match(list.body, new RegExp(`^Failed to list certificates: Failed to open TCP connection to 127\\.0\\.0\\.1:${closedPort}`));
-  assert.match(list.headers['content-type'], /^application\/json/);
-  const sign = await proxy.request('POST', '/puppet/ca/h.example.test', { body: '' });
-  assert.equal(sign.status, 406);
-  assert.match(sign.body, /^Failed to sign certificate\(s\) for h\.example\.test: /);
-  const clean = await proxy.request('DELETE', '/puppet/ca/h.example.test');
-  assert.equal(clean.status, 406);
-  assert.match(clean.body, /^Failed to remove certificate\(s\) for h\.example\.test: /);
-
-  assert.deepEqual(JSON.parse((await proxy.request('GET', '/puppet/ca/autosign')).body), [], 'missing autosign.conf lists empty');
-  const missing = await proxy.request('DELETE', '/puppet/ca/autosign/h.example.test');
-  assert.equal(missing.status, 406);
-  assert.equal(missing.body, `Failed to remove autosign for h.example.test: No such file ${autosign}`);
-  const add = await proxy.request('POST', '/puppet/ca/autosign/h.example.test', { body: '' });
-  assert.equal(add.status, 200);
-  assert.equal(add.headers['content-type'], 'application/json');
-  assert.equal(await readFile(autosign, 'utf8'), 'h.example.test\n');
-
-  const envs = await proxy.request('GET', '/puppet/environments');
-  assert.equal(envs.status, 406);
-  assert.match(envs.body, /^Failed to list puppet environments: Failed to open TCP connection/);
-  const classes = await proxy.request('GET', '/puppet/environments/production/classes');
-  assert.equal(classes.status, 406);
-  assert.match(classes.body, /^Failed to show puppet classes: /);
-  const show = await proxy.request('GET', '/puppet/environments/production');
-  assert.equal(show.status, 406);
-  assert.match(show.body, /^Failed to show puppet environment: /);
-});
-
-test('misconfigurations fail the puppetca group with a clear message', async (t) => {
-  const onlyHttpApi = await startTestProxy({
-    files: { puppetca: { enabled: true, use_provider: 'puppetca_http_api' }, puppetca_http_api: puppetFiles() },
-  });
-  t.after(() => onlyHttpApi.close());
-  let f = JSON.parse((await onlyHttpApi.request('GET', '/v2/features')).body) as Record<string, { state: string }>;
-  assert.equal(f.puppetca.state, 'failed');
-  const logs = (await onlyHttpApi.request('GET', '/logs')).body;
-  assert.match(logs, /use_provider must name exactly one autosign provider/);
-
-  const noKey = await startTestProxy({
-    files: { puppetca: { enabled: true, use_provider: ['puppetca_token_whitelisting'] }, puppetca_http_api: puppetFiles() },
-  });
-  t.after(() => noKey.close());
-  f = JSON.parse((await noKey.request('GET', '/v2/features')).body) as Record<string, { state: string }>;
-  assert.equal(f.puppetca.state, 'failed');
-  assert.match((await noKey.request('GET', '/logs')).body, /no key to sign tokens with/);
-
-  const noUrl = await startTestProxy({ files: { puppetca: { enabled: true }, puppetca_hostname_whitelisting: { autosignfile: join(dir, 'x.conf') } } });
-  t.after(() => noUrl.close());
-  f = JSON.parse((await noUrl.request('GET', '/v2/features')).body) as Record<string, { state: string }>;
-  assert.equal(f.puppetca.state, 'failed');
-  assert.match((await noUrl.request('GET', '/logs')).body, /puppet_url/);
-});
-
-test('token provider over HTTP: token_ttl, list, revoke, validate refusals', async (t) => {
-  const key = join(dir, 'tok', 'key.pem');
-  const tokens = join(dir, 'tok', 'tokens.yml');
-  const proxy = await startTestProxy({
-    files: {
-      puppetca: { enabled: true, use_provider: 'puppetca_token_whitelisting' },
-      puppetca_token_whitelisting: { certificate: key, tokens_file: tokens },
-      puppetca_http_api: puppetFiles(),
-    },
-  });
-  t.after(() => proxy.close());
-  const r = await proxy.request('POST', '/puppet/ca/autosign/a.example.test?token_ttl=2', { body: '' });
-  assert.equal(r.status, 200, r.body);
-  const token = (JSON.parse(r.body) as { generated_token: string }).generated_token;
-  const exp = (JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString()) as { exp: number }).exp;
-  assert.ok(exp - Date.now() / 1000 <= 120 && exp - Date.now() / 1000 > 60);
-  // Not a positive integer: the setting (360 minutes) applies.
-  for (const bad of ['0', '-5', 'abc', '1.5']) {
-    const t2 = (JSON.parse((await proxy.request('POST', `/puppet/ca/autosign/b.example.test?token_ttl=${bad}`, { body: '' })).body) as { generated_token: string }).generated_token;
-    const e2 = (JSON.parse(Buffer.from(t2.split('.')[1], 'base64url').toString()) as { exp: number }).exp;
-    assert.ok(e2 - Date.now() / 1000 > 359 * 60, bad);
+class FakeAutosign implements AutosignProvider {
+  readonly kind = 'autosign';
+  readonly id: string;
+  readonly calls: string[] = [];
+  failure: Error | undefined;
+  entries: string[] = [];
+  constructor(id = 'puppetca_hostname_whitelisting') {
+    this.id = id;
   }
-  assert.deepEqual(JSON.parse((await proxy.request('GET', '/puppet/ca/autosign')).body), ['a.example.test', 'b.example.test', 'b.example.test', 'b.example.test', 'b.example.test']);
-  assert.equal((await proxy.request('DELETE', '/puppet/ca/autosign/b.example.test')).status, 200);
-  assert.equal((await proxy.request('DELETE', '/puppet/ca/autosign/nobody.example.test')).status, 200, 'token removal always succeeds');
-  assert.deepEqual(JSON.parse((await proxy.request('GET', '/puppet/ca/autosign')).body), ['a.example.test']);
-  const tooBig = await proxy.request('POST', '/puppet/ca/validate', { body: 'x'.repeat(70_000), headers: { 'content-type': 'text/plain' } });
-  assert.equal(tooBig.status, 413);
-  const empty = await proxy.request('POST', '/puppet/ca/validate', { body: '', headers: { 'content-type': 'text/plain' } });
-  assert.equal(empty.status, 404);
+  protected step(call: string): void {
+    this.calls.push(call);
+    if (this.failure) throw this.failure;
+  }
+  async list(): Promise<string[]> {
+    this.step('list');
+    return this.entries;
+  }
+  async add(certname: string, ttlMinutes: number | undefined): Promise<{ generated_token: string } | undefined> {
+    this.step(`add ${certname} ${String(ttlMinutes)}`);
+    return this.id === 'puppetca_token_whitelisting' ? { generated_token: `token-for-${certname}` } : undefined;
+  }
+  async remove(certname: string): Promise<void> {
+    this.step(`remove ${certname}`);
+  }
+}
 
-  // A CSR posted with no Content-Type at all is read raw too.
-  const cn = 'nc.example.test';
-  const conf = join(dir, 'nc.cnf');
-  const issued = (JSON.parse((await proxy.request('POST', `/puppet/ca/autosign/${cn}`, { body: '' })).body) as { generated_token: string }).generated_token;
-  await writeFile(conf, `[req]\nprompt = no\ndistinguished_name = dn\nstring_mask = utf8only\nattributes = attrs\n[dn]\nCN = ${cn}\n[attrs]\nchallengePassword = ${issued}\n`);
-  const { stdout: pem } = await exec('openssl', ['req', '-new', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'nc.key'), '-config', conf]);
-  const ok = await proxy.request('POST', '/puppet/ca/validate', { body: pem });
-  assert.equal(ok.status, 200, ok.body);
+/** A token provider's fake: answers /validate with `verdict`. */
+class FakeValidating extends FakeAutosign {
+  verdict = true;
+  readonly csrs: string[] = [];
+  constructor() {
+    super('puppetca_token_whitelisting');
+  }
+  async validateCsr(csr: Buffer): Promise<boolean> {
+    this.csrs.push(csr.toString());
+    this.step('validate');
+    return this.verdict;
+  }
+}
+
+async function mounted(autosign: FakeAutosign = new FakeAutosign(), settings: Settings = {}) {
+  const certificates = new FakeCertificates();
+  const m = await mountModule(puppetca, { settings, providers: { [autosign.id]: autosign, puppetca_http_api: certificates } });
+  return { ...m, autosign, certificates };
+}
+
+const PEM = '-----BEGIN CERTIFICATE REQUEST-----\nMIIB\n-----END CERTIFICATE REQUEST-----\n';
+
+test('certificates: list, sign and clean answer application/json, empty bodies included', async () => {
+  const { app, certificates, close } = await mounted();
+  try {
+    certificates.certificates = {
+      'h.example.test': { state: 'valid', fingerprint: 'AB:CD', serial: 4, not_before: null, not_after: null },
+    };
+    for (const url of ['/puppet/ca', '/puppet/ca/']) {
+      const list = await app.inject({ method: 'GET', url });
+      assert.equal(list.statusCode, 200);
+      assert.equal(list.headers['content-type'], 'application/json');
+      assert.equal(list.body, JSON.stringify(certificates.certificates));
+    }
+    const sign = await app.inject({ method: 'POST', url: '/puppet/ca/h.example.test' });
+    assert.equal(sign.statusCode, 200);
+    assert.equal(sign.body, '');
+    assert.equal(sign.headers['content-type'], 'application/json');
+    const clean = await app.inject({ method: 'DELETE', url: '/puppet/ca/h.example.test' });
+    assert.equal(clean.statusCode, 200);
+    assert.equal(clean.body, '');
+    assert.equal(clean.headers['content-type'], 'application/json');
+    assert.deepEqual(certificates.calls, ['list', 'list', 'sign h.example.test', 'clean h.example.test']);
+  } finally {
+    await close();
+  }
+});
+
+test('a provider’s plain failure is 406 with the route’s prefix; a table error keeps its status', async () => {
+  const { app, autosign, certificates, close } = await mounted();
+  try {
+    certificates.failure = new Error('Failed to open TCP connection to 127.0.0.1:1 (connect ECONNREFUSED)');
+    const cases: [string, string, string][] = [
+      ['GET', '/puppet/ca', 'Failed to list certificates: '],
+      ['POST', '/puppet/ca/h.example.test', 'Failed to sign certificate(s) for h.example.test: '],
+      ['DELETE', '/puppet/ca/h.example.test', 'Failed to remove certificate(s) for h.example.test: '],
+    ];
+    for (const [method, url, prefix] of cases) {
+      const r = await app.inject({ method: method as 'GET', url });
+      assert.equal(r.statusCode, 406, `${method} ${url}`);
+      assert.equal(r.body, `${prefix}${certificates.failure.message}`);
+      assert.equal(r.headers['content-type'], 'application/json');
+    }
+    const textual = await app.inject({ method: 'GET', url: '/puppet/ca', headers: { accept: 'text/plain' } });
+    assert.equal(textual.statusCode, 406);
+    assert.equal(textual.headers['content-type'], 'text/html;charset=utf-8');
+
+    autosign.failure = new Error('EACCES: permission denied');
+    const autosignCases: [string, string, string][] = [
+      ['GET', '/puppet/ca/autosign', 'Failed to list autosign entries: '],
+      ['POST', '/puppet/ca/autosign/h.example.test', 'Failed to enable autosign for h.example.test: '],
+      ['DELETE', '/puppet/ca/autosign/h.example.test', 'Failed to remove autosign for h.example.test: '],
+    ];
+    for (const [method, url, prefix] of autosignCases) {
+      const r = await app.inject({ method: method as 'GET', url });
+      assert.equal(r.statusCode, 406, `${method} ${url}`);
+      assert.equal(r.body, `${prefix}EACCES: permission denied`);
+    }
+
+    // The bulkhead's 503 (a table error of the core) passes untouched, Retry-After included.
+    certificates.failure = new ProxyError(503, 'puppetca: too many concurrent requests, try again later', 'bulkhead.full', { 'retry-after': '5' });
+    const busy = await app.inject({ method: 'POST', url: '/puppet/ca/h.example.test' });
+    assert.equal(busy.statusCode, 503);
+    assert.equal(busy.body, 'puppetca: too many concurrent requests, try again later');
+    assert.equal(busy.headers['retry-after'], '5');
+  } finally {
+    await close();
+  }
+});
+
+test('hostname autosign: list, add (globs too), remove; a missing entry is 404 without a prefix', async () => {
+  const { app, autosign, close } = await mounted();
+  try {
+    autosign.entries = ['a.example.test', '*.wild.example.test'];
+    const list = await app.inject({ method: 'GET', url: '/puppet/ca/autosign' });
+    assert.equal(list.statusCode, 200);
+    assert.equal(list.body, '["a.example.test","*.wild.example.test"]');
+    assert.equal(list.headers['content-type'], 'application/json');
+
+    const add = await app.inject({ method: 'POST', url: '/puppet/ca/autosign/b.example.test' });
+    assert.equal(add.statusCode, 200);
+    assert.equal(add.body, '');
+    assert.equal(add.headers['content-type'], 'application/json');
+    assert.equal((await app.inject({ method: 'POST', url: '/puppet/ca/autosign/*.example.test' })).statusCode, 200);
+
+    const removed = await app.inject({ method: 'DELETE', url: '/puppet/ca/autosign/b.example.test' });
+    assert.equal(removed.statusCode, 200);
+    assert.equal(removed.body, '');
+
+    autosign.failure = new NotPresentError('Attempt to remove nonexistent client autosign for c.example.test');
+    const missing = await app.inject({ method: 'DELETE', url: '/puppet/ca/autosign/c.example.test' });
+    assert.equal(missing.statusCode, 404);
+    assert.equal(missing.body, 'Attempt to remove nonexistent client autosign for c.example.test');
+    assert.equal(missing.headers['content-type'], 'application/json');
+    assert.deepEqual(autosign.calls, [
+      'list',
+      'add b.example.test undefined',
+      'add *.example.test undefined',
+      'remove b.example.test',
+      'remove c.example.test',
+    ]);
+  } finally {
+    await close();
+  }
+});
+
+test('token autosign: the token is the body, token_ttl passes when a positive integer, no globs', async () => {
+  const autosign = new FakeValidating();
+  const { app, close } = await mounted(autosign, { use_provider: 'puppetca_token_whitelisting' });
+  try {
+    const add = await app.inject({ method: 'POST', url: '/puppet/ca/autosign/t.example.test?token_ttl=5' });
+    assert.equal(add.statusCode, 200);
+    assert.equal(add.body, '{"generated_token":"token-for-t.example.test"}');
+    assert.equal(add.headers['content-type'], 'application/json');
+    const form = await app.inject({
+      method: 'POST',
+      url: '/puppet/ca/autosign/u.example.test',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      payload: 'token_ttl=7',
+    });
+    assert.equal(form.statusCode, 200);
+    for (const bad of ['0', '-5', 'abc', '1.5']) {
+      assert.equal((await app.inject({ method: 'POST', url: `/puppet/ca/autosign/v.example.test?token_ttl=${bad}` })).statusCode, 200);
+    }
+    const glob = await app.inject({ method: 'POST', url: '/puppet/ca/autosign/*.example.test' });
+    assert.equal(glob.statusCode, 400);
+    assert.match(glob.body, /^Invalid certname "\*\.example\.test": /);
+    assert.deepEqual(autosign.calls, [
+      'add t.example.test 5',
+      'add u.example.test 7',
+      ...Array.from({ length: 4 }, () => 'add v.example.test undefined'),
+    ]);
+  } finally {
+    await close();
+  }
+});
+
+test('/validate: 200 or 404 with empty JSON bodies, the body read raw whatever its type, 406 on failure', async () => {
+  const autosign = new FakeValidating();
+  const { app, certificates, close } = await mounted(autosign, { use_provider: ['puppetca_token_whitelisting'] });
+  try {
+    // Net::HTTP labels the PEM a form: it must still arrive byte for byte.
+    const ok = await app.inject({ method: 'POST', url: '/puppet/ca/validate', headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: PEM });
+    assert.equal(ok.statusCode, 200);
+    assert.equal(ok.body, '');
+    assert.equal(ok.headers['content-type'], 'application/json');
+    assert.deepEqual(autosign.csrs, [PEM]);
+
+    autosign.verdict = false;
+    const refused = await app.inject({ method: 'POST', url: '/puppet/ca/validate', headers: { 'content-type': 'text/plain' }, payload: PEM });
+    assert.equal(refused.statusCode, 404);
+    assert.equal(refused.body, '');
+    assert.equal(refused.headers['content-type'], 'application/json');
+
+    autosign.failure = new Error('tokens.yml is not valid YAML');
+    const broken = await app.inject({ method: 'POST', url: '/puppet/ca/validate', headers: { 'content-type': 'text/plain' }, payload: PEM });
+    assert.equal(broken.statusCode, 406);
+    assert.equal(broken.body, 'Failed to validate CSR: tokens.yml is not valid YAML');
+
+    const tooBig = await app.inject({ method: 'POST', url: '/puppet/ca/validate', headers: { 'content-type': 'text/plain' }, payload: 'x'.repeat(70_000) });
+    assert.equal(tooBig.statusCode, 413);
+    assert.deepEqual(certificates.calls, [], '/validate is never taken for a certname');
+  } finally {
+    await close();
+  }
+});
+
+test('/validate without a validating provider is 501', async () => {
+  const { app, autosign, certificates, close } = await mounted();
+  try {
+    const r = await app.inject({ method: 'POST', url: '/puppet/ca/validate', headers: { 'content-type': 'text/plain' }, payload: PEM });
+    assert.equal(r.statusCode, 501);
+    assert.equal(r.body, 'Provider only supports trivial autosigning');
+    assert.deepEqual([...autosign.calls, ...certificates.calls], []);
+  } finally {
+    await close();
+  }
+});
+
+test('hostile certnames are 400, JSON-quoted, before any provider is called', async () => {
+  const { app, autosign, certificates, close } = await mounted();
+  try {
+    for (const name of ['a;b.example.test', '$(id)', 'a\nb.example.test', '-o', 'a b', "a'b", 'x|y']) {
+      for (const [method, url] of [
+        ['POST', `/puppet/ca/${encodeURIComponent(name)}`],
+        ['DELETE', `/puppet/ca/${encodeURIComponent(name)}`],
+        ['POST', `/puppet/ca/autosign/${encodeURIComponent(name)}`],
+        ['DELETE', `/puppet/ca/autosign/${encodeURIComponent(name)}`],
+      ] as const) {
+        const r = await app.inject({ method, url });
+        assert.equal(r.statusCode, 400, `${method} ${JSON.stringify(name)}`);
+        assert.equal(r.body.startsWith(`Invalid certname ${JSON.stringify(name)}: `), true, r.body);
+      }
+    }
+    assert.deepEqual([...autosign.calls, ...certificates.calls], []);
+  } finally {
+    await close();
+  }
+});
+
+test('use_provider: a scalar or a list, the certificate provider appended once, exactly one autosign provider', async () => {
+  const computed = (raw: Settings): Settings => {
+    const s = readDeclared('puppetca.yml', puppetca.settings, raw);
+    return puppetca.computeSettings ? puppetca.computeSettings(s, {} as never, 'both') : s;
+  };
+  const ids = (raw: Settings): string[] => puppetca.providerIds?.(computed(raw) as never) ?? [];
+  assert.deepEqual(ids({}), ['puppetca_hostname_whitelisting', 'puppetca_http_api']);
+  assert.deepEqual(ids({ use_provider: 'puppetca_token_whitelisting' }), ['puppetca_token_whitelisting', 'puppetca_http_api']);
+  assert.deepEqual(ids({ use_provider: ['puppetca_http_api', 'puppetca_token_whitelisting', 'puppetca_http_api'] }), [
+    'puppetca_token_whitelisting',
+    'puppetca_http_api',
+  ]);
+  assert.deepEqual(computed({ use_provider: 'puppetca_hostname_whitelisting' }).use_provider, ['puppetca_hostname_whitelisting', 'puppetca_http_api']);
+
+  const empty = computed({ use_provider: '' });
+  assert.equal((await checkDeclared('puppetca', 'puppetca.yml', puppetca.settings, empty))?.message, "Parameter 'use_provider' is expected to have a non-empty value");
+  assert.deepEqual(puppetca.providerIds?.(empty as never), []);
+
+  const rule = "use_provider must name exactly one autosign provider ('puppetca_hostname_whitelisting' or 'puppetca_token_whitelisting')";
+  const validate = (raw: Settings) => puppetca.validate?.(computed(raw) as never);
+  assert.equal(validate({}), undefined);
+  assert.deepEqual(validate({ use_provider: 'puppetca_http_api' }), { key: 'use_provider', message: rule });
+  assert.deepEqual(validate({ use_provider: ['puppetca_hostname_whitelisting', 'puppetca_token_whitelisting'] }), { key: 'use_provider', message: rule });
+  assert.equal(autosignProviderId(['puppetca_token_whitelisting', 'puppetca_http_api']), 'puppetca_token_whitelisting');
+  await assert.rejects(mountModule(puppetca, { settings: { use_provider: 'puppetca_http_api' } }), { message: rule });
+});
+
+test('settings: token_ttl must be a positive number of minutes', async () => {
+  const check = (raw: Settings) =>
+    checkDeclared('puppetca_token_whitelisting', 'puppetca_token_whitelisting.yml', tokenProvider.settings, readDeclared('puppetca_token_whitelisting.yml', tokenProvider.settings, raw));
+  assert.equal(await check({ token_ttl: 0.5 }), undefined);
+  assert.equal((await check({ token_ttl: 0 }))?.message, 'puppetca_token_whitelisting: token_ttl must be a number of minutes above 0, got 0');
+  assert.equal((await check({ token_ttl: '-5' }))?.reason, 'must be a number of minutes above 0, got -5');
 });

@@ -1,58 +1,54 @@
 // Routes of /puppet/ca (spec puppetca.md §1). Every route answers with Content-Type
 // application/json, empty bodies included, as the reference sets it before doing any work.
+// A provider's plain failure becomes 406 with the route's `errorPrefix` (the module's error policy).
 
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { ProxyError, badRequest, errorText, notFound, notImplemented } from '../../core/errors.ts';
-import type { ModuleContext } from '../../core/module.ts';
+import type { ModuleInstance } from '../../core/module.ts';
 import { params, rawBody } from '../../core/http/request-params.ts';
 import { autosignEntryProblem, certnameProblem, quoted } from '../../lib/puppet/certname.ts';
 import { MAX_CSR_BYTES } from '../../lib/puppet/csr.ts';
-import { NotPresentError, type AutosignProvider, type CertificateProvider, type PuppetCaProvider } from './provider.ts';
+import { PuppetCaError } from './errors.ts';
+import type { AutosignProvider, CertificateProvider, PuppetCaProvider } from './provider.ts';
 
-export interface PuppetCaBackends {
-  autosign: AutosignProvider;
-  certificates: CertificateProvider;
+function asAutosign(p: PuppetCaProvider): AutosignProvider {
+  if (p.kind !== 'autosign') throw new Error(`provider '${p.id}' is not an autosign provider`);
+  return p;
 }
 
-/** Split the providers the core created (use_provider order) into their two roles. */
-export function backends(providers: readonly PuppetCaProvider[]): PuppetCaBackends {
-  const autosign = providers.filter((p): p is AutosignProvider => p.kind === 'autosign');
-  const certificates = providers.find((p): p is CertificateProvider => p.kind === 'certificates');
-  if (autosign.length !== 1) {
-    throw new Error(
-      "use_provider must name exactly one autosign provider ('puppetca_hostname_whitelisting' or 'puppetca_token_whitelisting')",
-    );
-  }
-  if (!certificates) throw new Error("provider 'puppetca_http_api' is missing");
-  return { autosign: autosign[0], certificates };
+function asCertificates(p: PuppetCaProvider): CertificateProvider {
+  if (p.kind !== 'certificates') throw new Error(`provider '${p.id}' does not manage certificates`);
+  return p;
+}
+
+/** The running puppetca module: the autosign provider use_provider names and the CA's provider. */
+export function puppetcaModule(autosign: PuppetCaProvider, certificates: PuppetCaProvider): ModuleInstance {
+  const autosignProvider = asAutosign(autosign);
+  const certificateProvider = asCertificates(certificates);
+  return {
+    routes: (app) => puppetcaRoutes(app, autosignProvider, certificateProvider),
+  };
+}
+
+/** The certname path parameter as sent; validated names only reach a provider. */
+function rawCertname(request: FastifyRequest): string {
+  const value = (request.params as { certname?: unknown }).certname;
+  return typeof value === 'string' ? value : '';
 }
 
 function certname(request: FastifyRequest): string {
-  const value = (request.params as { certname?: unknown }).certname;
-  const name = typeof value === 'string' ? value : '';
+  const name = rawCertname(request);
   const problem = certnameProblem(name);
-  if (problem) throw badRequest(`Invalid certname ${quoted(name)}: ${problem}`, 'puppetca.invalid_certname');
+  if (problem) throw PuppetCaError.invalid_certname(`Invalid certname ${quoted(name)}: ${problem}`);
   return name;
 }
 
 /** Autosign entries may be globs (`*.example.com`) with the hostname provider only. */
 function autosignName(request: FastifyRequest, provider: AutosignProvider): string {
   if (provider.id !== 'puppetca_hostname_whitelisting') return certname(request);
-  const value = (request.params as { certname?: unknown }).certname;
-  const name = typeof value === 'string' ? value : '';
+  const name = rawCertname(request);
   const problem = autosignEntryProblem(name);
-  if (problem) throw badRequest(`Invalid certname ${quoted(name)}: ${problem}`, 'puppetca.invalid_certname');
+  if (problem) throw PuppetCaError.invalid_certname(`Invalid certname ${quoted(name)}: ${problem}`);
   return name;
-}
-
-/** Wrap a provider failure in the endpoint's 406 message; the core's own errors (503) pass. */
-async function as406<T>(prefix: string, fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (err) {
-    if (err instanceof ProxyError) throw err;
-    throw new ProxyError(406, `${prefix}${errorText(err)}`, 'puppetca.failed');
-  }
 }
 
 /** A Buffer, so the type goes out exactly as the reference labels it (fastify adds no charset). */
@@ -68,36 +64,28 @@ function tokenTtl(request: FastifyRequest): number | undefined {
   return Number.isSafeInteger(n) && n > 0 ? n : undefined;
 }
 
-export async function puppetcaRoutes(app: FastifyInstance, ctx: ModuleContext<PuppetCaProvider>): Promise<void> {
-  const { autosign, certificates } = backends(ctx.providers);
+/** The reference's message prefix of a route about one certname. */
+const certnamePrefix = (text: string) => ({ config: { errorPrefix: (request: FastifyRequest) => `${text} ${rawCertname(request)}: ` } });
 
+async function puppetcaRoutes(app: FastifyInstance, autosign: AutosignProvider, certificates: CertificateProvider): Promise<void> {
   app.addHook('onRequest', async (_request, reply) => {
     reply.header('content-type', 'application/json');
   });
 
-  app.get('/', async (_request, reply) =>
-    json(reply, await as406('Failed to list certificates: ', () => certificates.list())),
+  // Routes 2–5 are registered before 6–7: a certname `autosign` or `validate` cannot be signed.
+  app.get('/', { config: { errorPrefix: 'Failed to list certificates: ' } }, async (_request, reply) => json(reply, await certificates.list()));
+
+  app.get('/autosign', { config: { errorPrefix: 'Failed to list autosign entries: ' } }, async (_request, reply) =>
+    json(reply, await autosign.list()),
   );
 
-  app.get('/autosign', async (_request, reply) =>
-    json(reply, await as406('Failed to list autosign entries: ', () => autosign.list())),
-  );
-
-  app.post('/autosign/:certname', async (request, reply) => {
+  app.post('/autosign/:certname', certnamePrefix('Failed to enable autosign for'), async (request, reply) => {
     const name = autosignName(request, autosign);
-    const ttl = tokenTtl(request);
-    return json(reply, await as406(`Failed to enable autosign for ${name}: `, () => autosign.add(name, ttl)));
+    return json(reply, await autosign.add(name, tokenTtl(request)));
   });
 
-  app.delete('/autosign/:certname', async (request, reply) => {
-    const name = autosignName(request, autosign);
-    try {
-      await autosign.remove(name);
-    } catch (err) {
-      if (err instanceof NotPresentError) throw notFound(err.message, 'puppetca.autosign_not_found');
-      if (err instanceof ProxyError) throw err;
-      throw new ProxyError(406, `Failed to remove autosign for ${name}: ${errorText(err)}`, 'puppetca.failed');
-    }
+  app.delete('/autosign/:certname', certnamePrefix('Failed to remove autosign for'), async (request, reply) => {
+    await autosign.remove(autosignName(request, autosign));
     return json(reply, undefined);
   });
 
@@ -105,11 +93,9 @@ export async function puppetcaRoutes(app: FastifyInstance, ctx: ModuleContext<Pu
   // labels as a form: this route reads every body raw, whatever its content type says.
   await app.register(async (raw) => {
     raw.removeContentTypeParser('application/x-www-form-urlencoded');
-    raw.post('/validate', { bodyLimit: MAX_CSR_BYTES }, async (request, reply) => {
-      const validate = autosign.validateCsr?.bind(autosign);
-      if (!validate) throw notImplemented('Provider only supports trivial autosigning', 'puppetca.no_validation');
-      const ok = await as406('Failed to validate CSR: ', () => validate(rawBody(request)));
-      if (!ok) {
+    raw.post('/validate', { bodyLimit: MAX_CSR_BYTES, config: { errorPrefix: 'Failed to validate CSR: ' } }, async (request, reply) => {
+      if (!autosign.validateCsr) throw PuppetCaError.no_validation('Provider only supports trivial autosigning');
+      if (!(await autosign.validateCsr(rawBody(request)))) {
         request.proxyLog.info('CSR refused for autosigning');
         return reply.code(404).header('content-type', 'application/json').send(Buffer.alloc(0));
       }
@@ -117,15 +103,13 @@ export async function puppetcaRoutes(app: FastifyInstance, ctx: ModuleContext<Pu
     });
   });
 
-  app.post('/:certname', async (request, reply) => {
-    const name = certname(request);
-    await as406(`Failed to sign certificate(s) for ${name}: `, () => certificates.sign(name));
+  app.post('/:certname', certnamePrefix('Failed to sign certificate(s) for'), async (request, reply) => {
+    await certificates.sign(certname(request));
     return json(reply, undefined);
   });
 
-  app.delete('/:certname', async (request, reply) => {
-    const name = certname(request);
-    await as406(`Failed to remove certificate(s) for ${name}: `, () => certificates.clean(name));
+  app.delete('/:certname', certnamePrefix('Failed to remove certificate(s) for'), async (request, reply) => {
+    await certificates.clean(certname(request));
     return json(reply, undefined);
   });
 }

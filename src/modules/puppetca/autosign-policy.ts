@@ -9,7 +9,7 @@
 
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { Agent, request } from 'undici';
+import { createHttpClient } from '../../lib/http/client.ts';
 
 const MAX_CSR_BYTES = 64 * 1024;
 
@@ -42,28 +42,27 @@ async function main(): Promise<number> {
   const certname = positionals[0] ?? '(unknown)';
   const csr = await readStdin();
   const url = new URL('puppet/ca/validate', values.url.endsWith('/') ? values.url : `${values.url}/`);
-  const dispatcher = new Agent({
-    connect: {
-      ...(values.ca ? { ca: await readFile(values.ca) } : {}),
-      ...(values.cert && values.key ? { cert: await readFile(values.cert), key: await readFile(values.key) } : {}),
-    },
-    headersTimeout: timeoutMs,
-    bodyTimeout: timeoutMs,
+  // The proxy's certificate is always verified: against --ca when given, else the system CAs.
+  const client = createHttpClient({
+    verify: true,
+    ...(values.ca ? { ca: await readFile(values.ca) } : {}),
+    ...(values.cert && values.key ? { cert: await readFile(values.cert), key: await readFile(values.key) } : {}),
+    timeoutMs,
+    connections: 1,
   });
   try {
-    const res = await request(url, {
+    const res = await client.request({
       method: 'POST',
+      path: url.href,
       body: csr,
       headers: { 'content-type': 'application/pkcs10', accept: 'application/json' },
-      dispatcher,
-      signal: AbortSignal.timeout(timeoutMs),
     });
-    const text = await res.body.text();
-    if (res.statusCode === 200) return 0;
-    process.stderr.write(`autosign refused for ${JSON.stringify(certname)}: proxy answered ${res.statusCode} ${text}\n`);
+    const text = await res.text();
+    if (res.status === 200) return 0;
+    process.stderr.write(`autosign refused for ${JSON.stringify(certname)}: proxy answered ${res.status} ${text}\n`);
     return 1;
   } finally {
-    await dispatcher.close();
+    await client.close();
   }
 }
 

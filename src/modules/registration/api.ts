@@ -1,22 +1,21 @@
 // Routes of /register (spec registration.md): relay the global (GET) and host (POST) registration
 // to Foreman with a `url` telling Foreman how hosts reach this proxy, and map the answer for a
-// client that pipes it into a shell (`curl … | bash`), so every failure is a shell snippet.
+// client that pipes it into a shell (`curl … | bash`); failures become shell snippets through the
+// module's error policy (errors.ts).
 
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { TLSSocket } from 'node:tls';
-import { ProxyError, errorText } from '../../core/errors.ts';
-import type { Logger } from '../../core/logging-types.ts';
-import type { ModuleContext } from '../../core/module.ts';
+import { openForemanLink, type ForemanLink } from '../../core/http/foreman-link.ts';
+import { abortOnClientGone, bodyBytes, keepRawFormBodies, requestParams, streamSuccess } from '../../core/http/relay.ts';
+import type { ModuleInstance } from '../../core/module.ts';
 import type { ParamValue } from '../../core/params.ts';
+import type { GlobalSettings } from '../../core/settings/global.ts';
+import type { Static } from '../../core/settings/schema.ts';
 import { buildQuery, forwardedHeaders, upstreamAccept } from '../../lib/http/forwarding.ts';
-import { abortOnClientGone, streamSuccess } from '../templates/relay.ts';
-import { bodyBytes, keepRawFormBodies, requestParams } from '../templates/request-data.ts';
-import { upstreamOf, type Upstream } from './upstream.ts';
+import { FAILURE_SNIPPET, HTML } from './errors.ts';
+import type { REGISTRATION_SETTINGS } from './module.ts';
 
-const HTML = 'text/html;charset=utf-8';
 const FORM = 'application/x-www-form-urlencoded';
-export const FAILURE_SNIPPET = 'echo "Internal Server Error"\nexit 1\n';
-export const BUSY_SNIPPET = 'echo "Too many hosts are registering right now, please try again later"\nexit 1\n';
 /** Foreman's plain-text error explanations are short; anything longer is not relayed whole. */
 const MAX_ERROR_BODY = 1024 * 1024;
 
@@ -55,18 +54,18 @@ function outgoing(request: FastifyRequest, url: string): Outgoing {
   return { query: withUrl(), contentType: 'application/json', body: bodyBytes(request) };
 }
 
-async function relay(request: FastifyRequest, reply: FastifyReply, up: Upstream, log: Logger): Promise<FastifyReply> {
-  const url = up.registrationUrl ?? proxyBaseUrl(request);
-  const out = outgoing(request, url);
-  if (!up.client) throw new Error('missing :foreman_url: from configuration.');
-  const client = up.client;
+async function relay(request: FastifyRequest, reply: FastifyReply, link: ForemanLink, registrationUrl: string | undefined): Promise<FastifyReply> {
+  const out = outgoing(request, registrationUrl ?? proxyBaseUrl(request));
+  if (!link.client) throw new Error('missing :foreman_url: from configuration.');
+  const client = link.client;
   const headers = forwardedHeaders(request.headers, { drop: ['accept'] });
   headers['accept'] = upstreamAccept(request.headers.accept);
   headers['content-type'] = out.contentType;
   const signal = abortOnClientGone(request, reply);
   const method = request.method === 'POST' ? 'POST' : 'GET';
+  const log = request.proxyLog;
 
-  return up.bulkhead.run(async () => {
+  return link.bulkhead.run(async () => {
     if (signal.aborted) return reply;
     const res = await client.request({ method, path: `/register?${out.query}`, headers, body: out.body, signal });
     // resolves when Foreman's body is through: the slot is held for the real upstream work
@@ -88,29 +87,18 @@ async function relay(request: FastifyRequest, reply: FastifyReply, up: Upstream,
   });
 }
 
-function loggerOf(request: FastifyRequest, fallback: Logger): Logger {
-  return (request as FastifyRequest & { proxyLog?: Logger }).proxyLog ?? fallback;
-}
-
-export function registrationRoutes(app: FastifyInstance, ctx: ModuleContext): void {
-  keepRawFormBodies(app);
-  const up = upstreamOf(ctx);
-
-  const handler = (what: string) => async (request: FastifyRequest, reply: FastifyReply) => {
-    const log = loggerOf(request, ctx.log);
-    try {
-      return await relay(request, reply, up, log);
-    } catch (err) {
-      if (err instanceof ProxyError && err.status === 503) {
-        log.warn(`${what}: ${err.message}`);
-        return reply.code(503).headers(err.headers).header('content-type', HTML).send(BUSY_SNIPPET);
-      }
-      log.error(`Error when rendering ${what}: ${errorText(err)}`, err);
-      if (reply.sent) return reply;
-      return reply.code(500).header('content-type', HTML).send(FAILURE_SNIPPET);
-    }
+/** The running registration module: its own Foreman link, shared by every listener, closed with it. */
+export async function registrationModule(settings: Static<typeof REGISTRATION_SETTINGS>, global: GlobalSettings): Promise<ModuleInstance> {
+  const link = await openForemanLink('registration', settings, global);
+  // An empty registration_url is unset, as the optional_url check treats it: the host's URL is used.
+  const registrationUrl = settings.registration_url === '' ? undefined : settings.registration_url;
+  const handler = async (request: FastifyRequest, reply: FastifyReply) => relay(request, reply, link, registrationUrl);
+  return {
+    routes(app) {
+      keepRawFormBodies(app);
+      app.get('/', { config: { errorPrefix: 'Error when rendering Global Registration Template: ' } }, handler);
+      app.post('/', { config: { errorPrefix: 'Error when rendering Host Registration Template: ' } }, handler);
+    },
+    close: () => link.close(),
   };
-
-  app.get('/', handler('Global Registration Template'));
-  app.post('/', handler('Host Registration Template'));
 }

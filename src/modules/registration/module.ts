@@ -3,28 +3,37 @@
 // authorization (the host authenticates to Foreman with its Bearer token, which is relayed).
 
 import { defineModule } from '../../core/module.ts';
+import { UPSTREAM_SETTINGS } from '../../core/http/foreman-link.ts';
+import * as setting from '../../core/settings/schema.ts';
+import { REGISTRATION_ERRORS } from './errors.ts';
+
+export const REGISTRATION_SETTINGS = setting.settings({
+  registration_url: setting.url({
+    optional: true,
+    example: 'https://loadbalancer.example.com',
+    description:
+      'The URL Foreman puts into the registration script so hosts keep talking to this proxy (for example a load balancer ' +
+      'in front of several proxies). Default: the URL the host used. A trailing / is removed. Shown in /v2/features.',
+  }),
+  ...UPSTREAM_SETTINGS,
+});
 
 export default defineModule({
   name: 'registration',
+  summary:
+    'Registration: hosts run the `curl … /register … | bash` command Foreman generates against this proxy, which relays it ' +
+    'to Foreman. Requires the templates module and :foreman_url: in settings.yml (TLS to Foreman as for templates).',
   prefixes: ['/register'],
   audience: 'client',
   authorize: false,
   requires: ['templates'],
-  settings: {
-    registration_url: { type: 'string', checks: ['optional_url'] },
-    // our additions (not in the reference): a burst of registering hosts queues here, at most
-    // upstream_concurrency of them reaching Foreman at once
-    upstream_timeout: { type: 'number', default: 55 },
-    upstream_concurrency: { type: 'integer', default: 64 },
-    upstream_queue: { type: 'integer', default: 2000 },
-    upstream_queue_timeout: { type: 'number', default: 60 },
-  },
+  settings: REGISTRATION_SETTINGS,
   computeSettings: (settings) => {
     const url = settings['registration_url'];
     return typeof url === 'string' && url.endsWith('/') ? { ...settings, registration_url: url.slice(0, -1) } : settings;
   },
   exposedSettings: ['registration_url'],
-  // Code is loaded when the module starts, so a disabled module costs no start-up time or memory.
-  start: async (ctx) => (await import('./upstream.ts')).startUpstream(ctx),
-  routes: async (app, ctx) => (await import('./api.ts')).registrationRoutes(app, ctx),
+  errors: REGISTRATION_ERRORS,
+  // Code is loaded when the module is created, so a disabled module costs no start-up time or memory.
+  create: async (ctx) => (await import('./api.ts')).registrationModule(ctx.settings, ctx.global),
 });

@@ -1,20 +1,31 @@
-// Routes of the TFTP module (spec tftp.md §1). Static routes (`fetch_boot_file`,
+// The running TFTP module and its routes (spec tftp.md §1). Static routes (`fetch_boot_file`,
 // `create_default`, `serverName`) take precedence over the parametric ones in the router, which
 // gives the reference's first-match order.
 
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { isAbsolute, normalize, resolve } from 'node:path';
-import { ProxyError, badRequest, errorText, unavailable } from '../../core/errors.ts';
-import type { ModuleContext } from '../../core/module.ts';
+import { errorText } from '../../core/errors.ts';
+import type { ModuleContext, ModuleInstance } from '../../core/module.ts';
+import type { Logger } from '../../core/logging-types.ts';
 import { params } from '../../core/http/request-params.ts';
 import type { ParamValue } from '../../core/params.ts';
 import { isInside } from '../../lib/tftp/confine.ts';
+import type { TftpServer } from '../../lib/tftp/server.ts';
 import { checkMac, checkVariant, defaultMenuFiles, hostConfigFiles, type Variant } from './variants.ts';
-import { TftpRoot, OutsideRootError } from './files.ts';
-import { BootFileFetcher, DownloadQueueFull, redactUrl } from './boot-file.ts';
-import { readTftpSettings, type TftpSettings } from './settings.ts';
+import { TftpRoot } from './files.ts';
+import { BootFileFetcher, redactUrl } from './boot-file.ts';
+import { TftpError } from './errors.ts';
+import type { TftpSettings } from './module.ts';
 
 const HTML = 'text/html;charset=utf-8';
+
+// The reference's message prefixes, one per operation: route `errorPrefix` for untyped failures,
+// and the start of the table errors' messages.
+const WRITE_CONFIG = 'TFTP: Failed to create pxe config file: ';
+const READ_CONFIG = 'TFTP: Failed to retrieve pxe config file: ';
+const DELETE_CONFIG = 'TFTP: Failed to delete pxe config file: ';
+const CREATE_DEFAULT = 'TFTP: Failed to create PXE default file: ';
+const FETCH_BOOT_FILE = 'TFTP: Failed to fetch boot file: ';
 
 function ok(reply: FastifyReply): FastifyReply {
   return reply.type(HTML).send('');
@@ -24,116 +35,93 @@ function str(v: ParamValue | undefined): string | undefined {
   return typeof v === 'string' ? v : undefined;
 }
 
-/** Wrap a file operation so its failure becomes the reference's 400 `<prefix>: <message>`. */
-async function guarded<T>(prefix: string, fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (err) {
-    if (err instanceof ProxyError) throw err;
-    throw badRequest(`${prefix}: ${errorText(err)}`);
-  }
-}
-
-// routes() runs once per listener (HTTP and HTTPS); downloads must be shared across all of them.
-const fetchers = new WeakMap<ModuleContext, BootFileFetcher>();
-
-function fetcherFor(ctx: ModuleContext, s: TftpSettings): BootFileFetcher {
-  let fetcher = fetchers.get(ctx);
-  if (!fetcher) {
-    const created = new BootFileFetcher({
-      connectTimeoutMs: s.connectTimeoutMs,
-      idleTimeoutMs: Math.min(s.bootFileIdleTimeoutMs, s.bootFileDeadlineMs),
-      deadlineMs: s.bootFileDeadlineMs,
-      retries: s.bootFileRetries,
-      retryDelayMs: s.bootFileRetryDelayMs,
-      maxBytes: s.bootFileMaxSize,
-      verifyTls: s.verifyServerCert,
-      maxConcurrent: s.bootFileMaxConcurrent,
-      maxQueued: s.bootFileMaxQueued,
-      signal: ctx.signal,
-    });
-    ctx.signal.addEventListener('abort', () => void created.close(), { once: true });
-    fetchers.set(ctx, created);
-    fetcher = created;
-  }
-  return fetcher;
-}
-
-export function tftpRoutes(app: FastifyInstance, ctx: ModuleContext): void {
-  const s = readTftpSettings(ctx.settings, ctx.global.settingsDir);
+/**
+ * The running module: the TFTP root, the boot-file downloads (shared by every listener, so one
+ * file requested over HTTP and HTTPS at once is fetched once) and, when enabled, the built-in
+ * TFTP server, which is bound in start() and closed with the downloads in close().
+ */
+export function tftpModule(ctx: ModuleContext<TftpSettings>): ModuleInstance {
+  const s = ctx.settings;
   const root = new TftpRoot(s.tftproot, ctx.global.settingsDir);
-  const log = ctx.log;
-  const fetcher = fetcherFor(ctx, s);
+  const deadlineMs = s.boot_file_timeout * 1000;
+  const fetcher = new BootFileFetcher({
+    connectTimeoutMs: s.tftp_connect_timeout * 1000,
+    idleTimeoutMs: Math.min(s.boot_file_idle_timeout * 1000, deadlineMs),
+    deadlineMs,
+    retries: s.boot_file_retries,
+    retryDelayMs: s.boot_file_retry_delay * 1000,
+    maxBytes: s.boot_file_max_size,
+    verifyTls: s.verify_server_cert,
+    maxConcurrent: s.boot_file_max_concurrent,
+    maxQueued: s.boot_file_max_queued,
+    signal: ctx.signal,
+  });
+  let server: TftpServer | undefined;
+  return {
+    routes: (app) => tftpRoutes(app, { root, fetcher, servername: s.tftp_servername, log: ctx.log }),
+    async start() {
+      if (!s.builtin_server) return;
+      server = await (await import('./builtin.ts')).startBuiltinServer(s, root.path, ctx.log);
+    },
+    async close() {
+      await Promise.all([server?.close(), fetcher.close()]);
+    },
+  };
+}
+
+interface TftpState {
+  root: TftpRoot;
+  fetcher: BootFileFetcher;
+  servername: string | undefined;
+  log: Logger;
+}
+
+function tftpRoutes(app: FastifyInstance, { root, fetcher, servername, log }: TftpState): void {
   const writeHostConfig = async (variant: Variant, mac: string, request: FastifyRequest): Promise<void> => {
     const p = params(request);
     const content = str(p.pxeconfig) ?? str(p.syslinux_config);
-    const prefix = 'TFTP: Failed to create pxe config file';
-    if (content === undefined) throw badRequest(`${prefix}: Invalid parameters received`);
-    await guarded(prefix, async () => {
-      for (const f of hostConfigFiles(variant, mac)) await root.write(f, content);
-    });
+    if (content === undefined) throw TftpError.invalid_params(`${WRITE_CONFIG}Invalid parameters received`);
+    for (const f of hostConfigFiles(variant, mac)) await root.write(f, content);
     log.info(`TFTP: ${variant} config for ${mac} written`);
   };
 
   const deleteHostConfig = async (variant: Variant, mac: string): Promise<void> => {
-    await guarded('TFTP: Failed to delete pxe config file', async () => {
-      for (const f of hostConfigFiles(variant, mac)) await root.remove(f);
-    });
+    for (const f of hostConfigFiles(variant, mac)) await root.remove(f);
   };
 
   const createDefault = async (variant: Variant, request: FastifyRequest): Promise<void> => {
     const menu = str(params(request).menu);
-    const prefix = 'TFTP: Failed to create PXE default file';
-    if (menu === undefined) throw badRequest(`${prefix}: Default config not supplied`);
-    await guarded(prefix, async () => {
-      for (const f of defaultMenuFiles(variant)) await root.write(f, menu);
-    });
+    if (menu === undefined) throw TftpError.invalid_params(`${CREATE_DEFAULT}Default config not supplied`);
+    for (const f of defaultMenuFiles(variant)) await root.write(f, menu);
   };
 
   const fetchBootFile = async (request: FastifyRequest): Promise<void> => {
     const p = params(request);
     const prefixParam = str(p.prefix);
     const source = str(p.path);
-    const fail = (msg: string) => badRequest(`TFTP: Failed to fetch boot file: ${msg}`);
-    if (prefixParam === undefined || prefixParam === '') throw fail("parameter 'prefix' is missing");
-    if (source === undefined || source === '') throw fail("parameter 'path' is missing");
-    if (prefixParam.includes('\0')) throw fail("parameter 'prefix' contains a NUL byte");
+    const invalid = (msg: string) => TftpError.invalid_params(`${FETCH_BOOT_FILE}${msg}`);
+    if (prefixParam === undefined || prefixParam === '') throw invalid("parameter 'prefix' is missing");
+    if (source === undefined || source === '') throw invalid("parameter 'path' is missing");
+    if (prefixParam.includes('\0')) throw invalid("parameter 'prefix' contains a NUL byte");
 
-    let url: URL | undefined;
-    try {
-      url = new URL(source);
-    } catch {
-      url = undefined;
-    }
+    const url = URL.canParse(source) ? new URL(source) : undefined;
     const scheme = url?.protocol.replace(/:$/, '').toLowerCase();
     if (url === undefined || !['http', 'https', 'ftp', 'nfs'].includes(scheme as string)) {
-      throw fail(`Cannot fetch boot file, unknown protocol for medium source path: ${source}`);
+      throw invalid(`Cannot fetch boot file, unknown protocol for medium source path: ${source}`);
     }
     const name = url.pathname.split('/').pop() ?? '';
-    if (name === '' || name === '.' || name === '..') throw fail(`no file name in medium source path: ${source}`);
+    if (name === '' || name === '.' || name === '..') throw invalid(`no file name in medium source path: ${source}`);
     const relative = prefixParam.endsWith('/') ? `${prefixParam}${name}` : `${prefixParam}-${name}`;
     const dest = isAbsolute(relative) ? normalize(relative) : resolve(root.path, relative);
-    if (!isInside(root.path, dest)) throw fail('TFTP destination outside of tftproot');
+    const outside = () => TftpError.outside_root(`${FETCH_BOOT_FILE}TFTP destination outside of tftproot`);
+    if (!isInside(root.path, dest)) throw outside();
 
     if (scheme === 'nfs') return; // as the reference: nothing to fetch
-    if (scheme === 'ftp') throw fail(`ftp downloads are not supported, use http or https: ${source}`);
-    await guarded('TFTP: Failed to fetch boot file', async () => {
-      try {
-        await root.prepareDir(dest);
-      } catch (err) {
-        if (err instanceof OutsideRootError) throw new Error('TFTP destination outside of tftproot');
-        throw err;
-      }
-    });
+    if (scheme === 'ftp') throw invalid(`ftp downloads are not supported, use http or https: ${source}`);
+    if (!(await root.makeDirInside(dest))) throw outside();
 
-    let started;
-    try {
-      started = fetcher.fetch(url.href, dest);
-    } catch (err) {
-      if (err instanceof DownloadQueueFull) throw unavailable(`TFTP: Failed to fetch boot file: ${err.message}`, 30);
-      throw err;
-    }
-    const { promise, shared } = started;
+    // A full queue throws DownloadQueueFull here, which the module's error policy answers 503.
+    const { promise, shared } = fetcher.fetch(url.href, dest);
     if (shared) {
       log.info(`TFTP: ${dest} is already being downloaded; joined that download`);
       return;
@@ -147,62 +135,61 @@ export function tftpRoutes(app: FastifyInstance, ctx: ModuleContext): void {
   };
 
   // 1. POST /tftp/fetch_boot_file
-  app.post('/fetch_boot_file', async (request, reply) => {
+  app.post('/fetch_boot_file', { config: { errorPrefix: FETCH_BOOT_FILE } }, async (request, reply) => {
     await fetchBootFile(request);
     return ok(reply);
   });
 
   // 2. POST /tftp/:variant/create_default
-  app.post<{ Params: { variant: string } }>('/:variant/create_default', async (request, reply) => {
+  app.post<{ Params: { variant: string } }>('/:variant/create_default', { config: { errorPrefix: CREATE_DEFAULT } }, async (request, reply) => {
     await createDefault(checkVariant(request.params.variant), request);
     return ok(reply);
   });
 
   // 3. GET /tftp/:variant/:mac
-  app.get<{ Params: { variant: string; mac: string } }>('/:variant/:mac', async (request, reply) => {
+  app.get<{ Params: { variant: string; mac: string } }>('/:variant/:mac', { config: { errorPrefix: READ_CONFIG } }, async (request, reply) => {
     const mac = checkMac(request.params.mac);
     const variant = checkVariant(request.params.variant);
     const first = hostConfigFiles(variant, mac)[0];
-    const prefix = 'TFTP: Failed to retrieve pxe config file';
-    const content = await guarded(prefix, () => root.read(first));
-    if (content === undefined) throw new ProxyError(404, `${prefix}: File ${root.resolve(first)} not found`, 'tftp.not_found');
+    const content = await root.read(first);
+    if (content === undefined) throw TftpError.not_found(`${READ_CONFIG}File ${root.resolve(first)} not found`);
     return reply.type(HTML).send(content);
   });
 
   // 4. POST /tftp/:variant/:mac
-  app.post<{ Params: { variant: string; mac: string } }>('/:variant/:mac', async (request, reply) => {
+  app.post<{ Params: { variant: string; mac: string } }>('/:variant/:mac', { config: { errorPrefix: WRITE_CONFIG } }, async (request, reply) => {
     const mac = checkMac(request.params.mac);
     await writeHostConfig(checkVariant(request.params.variant), mac, request);
     return ok(reply);
   });
 
   // 5. DELETE /tftp/:variant/:mac
-  app.delete<{ Params: { variant: string; mac: string } }>('/:variant/:mac', async (request, reply) => {
+  app.delete<{ Params: { variant: string; mac: string } }>('/:variant/:mac', { config: { errorPrefix: DELETE_CONFIG } }, async (request, reply) => {
     const mac = checkMac(request.params.mac);
     await deleteHostConfig(checkVariant(request.params.variant), mac);
     return ok(reply);
   });
 
   // 6. POST /tftp/create_default (legacy, syslinux)
-  app.post('/create_default', async (request, reply) => {
+  app.post('/create_default', { config: { errorPrefix: CREATE_DEFAULT } }, async (request, reply) => {
     await createDefault('syslinux', request);
     return ok(reply);
   });
 
   // 7. POST /tftp/:mac (legacy, syslinux)
-  app.post<{ Params: { mac: string } }>('/:mac', async (request, reply) => {
+  app.post<{ Params: { mac: string } }>('/:mac', { config: { errorPrefix: WRITE_CONFIG } }, async (request, reply) => {
     await writeHostConfig('syslinux', checkMac(request.params.mac), request);
     return ok(reply);
   });
 
   // 8. DELETE /tftp/:mac (legacy, syslinux)
-  app.delete<{ Params: { mac: string } }>('/:mac', async (request, reply) => {
+  app.delete<{ Params: { mac: string } }>('/:mac', { config: { errorPrefix: DELETE_CONFIG } }, async (request, reply) => {
     await deleteHostConfig('syslinux', checkMac(request.params.mac));
     return ok(reply);
   });
 
   // 9. GET /tftp/serverName — JSON body with an HTML content type, as the reference.
   app.get('/serverName', async (_request, reply) => {
-    return reply.type(HTML).send(JSON.stringify({ serverName: s.tftpServername ?? '' }));
+    return reply.type(HTML).send(JSON.stringify({ serverName: servername ?? '' }));
   });
 }

@@ -4,10 +4,13 @@
 // serves a half-written kernel and a failed download leaves nothing behind. Requests for a file
 // that is already being downloaded join that download instead of starting another one.
 
-import { open, rename, unlink, stat, utimes } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
-import { randomBytes } from 'node:crypto';
-import { Agent, interceptors, request, type Dispatcher } from 'undici';
+import { stat } from 'node:fs/promises';
+import { Bulkhead } from '../../core/bulkhead.ts';
+import { replaceFileAtomic } from '../../lib/fs/atomic.ts';
+import { createHttpClient, describeFailure, HttpClientError, type HttpClient, type HttpResponse } from '../../lib/http/client.ts';
+import { DownloadQueueFull } from './errors.ts';
+
+export { DownloadQueueFull };
 
 export interface FetcherOptions {
   connectTimeoutMs: number;
@@ -23,7 +26,7 @@ export interface FetcherOptions {
   maxConcurrent: number;
   /** Downloads allowed to wait; beyond that fetch() throws DownloadQueueFull. */
   maxQueued: number;
-  /** Aborted on shutdown: running downloads stop and clean up. */
+  /** Aborted on shutdown: running downloads stop and clean up (close() does the same). */
   signal?: AbortSignal;
 }
 
@@ -38,24 +41,12 @@ export class DownloadError extends Error {
   }
 }
 
-export class DownloadQueueFull extends Error {
-  constructor(running: number, queued: number) {
-    super(`too many boot-file downloads (${running} running, ${queued} waiting); try again later`);
-    this.name = 'DownloadQueueFull';
-  }
-}
-
 // The statuses curl's --retry treats as transient.
 const TRANSIENT_STATUS = new Set([408, 429, 500, 502, 503, 504]);
 
-// Certificate problems do not heal by retrying.
-function isTlsVerificationError(err: unknown): boolean {
-  for (let e = err as { code?: unknown; cause?: unknown } | undefined, i = 0; e && i < 5; e = e.cause as typeof e, i++) {
-    const code = typeof e.code === 'string' ? e.code : '';
-    if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS_CERT/.test(code)) return true;
-  }
-  return false;
-}
+// Timers are measured on the event loop's cached clock, which may lag the wall clock a little: a
+// client deadline that fires this close to ours is ours.
+const DEADLINE_SLACK_MS = 100;
 
 /** The URL without credentials, for log lines and messages. */
 export function redactUrl(url: string): string {
@@ -85,22 +76,55 @@ const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
     signal.addEventListener('abort', onAbort, { once: true });
   });
 
+/**
+ * The body's chunks; a failure while receiving becomes an HttpClientError with a kind. Between
+ * body bytes only the idle timeout applies (the deadline's abort arrives as an HttpClientError).
+ */
+async function* received(res: HttpResponse, idleTimeoutMs: number): AsyncGenerator<Buffer> {
+  try {
+    for await (const chunk of res.body) yield chunk as Buffer;
+  } catch (err) {
+    throw describeFailure(err, res.url, idleTimeoutMs);
+  }
+}
+
+/** A failure of one attempt as a DownloadError: certificate problems do not heal by retrying. */
+function asDownloadError(err: unknown, shown: string): DownloadError {
+  if (err instanceof DownloadError) return err;
+  if (err instanceof HttpClientError) {
+    // The client's messages name the URL as requested, credentials included.
+    const message = err.message.split(err.url).join(redactUrl(err.url));
+    return new DownloadError(`download of ${shown} failed: ${message}`, err.kind !== 'tls');
+  }
+  return new DownloadError(`download of ${shown} failed: ${(err as Error).message}`, true);
+}
+
+/** The client's own deadline ran out (it aborts the request, or the body being received). */
+function isClientTimeout(err: unknown): boolean {
+  return err instanceof HttpClientError && (err.kind === 'timeout' || err.kind === 'aborted');
+}
+
 export class BootFileFetcher {
   private readonly o: FetcherOptions;
-  private readonly dispatcher: Dispatcher;
-  private readonly agent: Agent;
+  private readonly client: HttpClient;
+  private readonly slots: Bulkhead;
   private readonly inflight = new Map<string, Promise<FetchOutcome>>();
-  private active = 0;
-  private readonly waiting: (() => void)[] = [];
+  private readonly closing = new AbortController();
+  /** Aborted by close() or by the proxy's shutdown signal. */
+  private readonly stop: AbortSignal;
 
   constructor(options: FetcherOptions) {
     this.o = options;
-    this.agent = new Agent({
-      connect: { timeout: options.connectTimeoutMs, rejectUnauthorized: options.verifyTls },
-      headersTimeout: options.idleTimeoutMs,
-      bodyTimeout: options.idleTimeoutMs,
+    this.client = createHttpClient({
+      verify: options.verifyTls,
+      timeoutMs: options.deadlineMs,
+      idleTimeoutMs: options.idleTimeoutMs,
+      connectTimeoutMs: options.connectTimeoutMs,
+      connections: options.maxConcurrent,
+      maxRedirections: 5,
     });
-    this.dispatcher = this.agent.compose(interceptors.redirect({ maxRedirections: 5 }));
+    this.slots = new Bulkhead({ name: 'tftp boot-file downloads', limit: options.maxConcurrent, queue: options.maxQueued, retryAfterSeconds: 30 });
+    this.stop = options.signal ? AbortSignal.any([options.signal, this.closing.signal]) : this.closing.signal;
   }
 
   get running(): number {
@@ -109,115 +133,87 @@ export class BootFileFetcher {
 
   /**
    * Download `url` to `dest` (an absolute path whose directory exists). `shared` is true when an
-   * identical download was already running and this call joined it.
+   * identical download was already running and this call joined it. Throws DownloadQueueFull at
+   * once, rather than waiting, when every slot and queue place is taken.
    */
   fetch(url: string, dest: string): { promise: Promise<FetchOutcome>; shared: boolean } {
     const running = this.inflight.get(dest);
     if (running) return { promise: running, shared: true };
-    if (this.active >= this.o.maxConcurrent && this.waiting.length >= this.o.maxQueued) {
-      throw new DownloadQueueFull(this.active, this.waiting.length);
-    }
-    const promise = this.slot()
-      .then(() => this.download(url, dest).finally(() => this.release()))
-      .finally(() => this.inflight.delete(dest));
+    if (this.slots.saturated) throw new DownloadQueueFull(this.slots.running, this.slots.waiting);
+    // run() takes its slot or queue place synchronously, so the check above cannot go stale.
+    const promise = this.slots.run(() => this.download(url, dest)).finally(() => this.inflight.delete(dest));
     this.inflight.set(dest, promise);
     return { promise, shared: false };
   }
 
-  private slot(): Promise<void> {
-    if (this.active < this.o.maxConcurrent) {
-      this.active++;
-      return Promise.resolve();
-    }
-    return new Promise((resolve) => this.waiting.push(resolve));
-  }
-
-  private release(): void {
-    const next = this.waiting.shift();
-    if (next) next(); // the slot passes straight to the next download
-    else this.active--;
-  }
-
+  /** Abandon running and queued downloads (their temp files are removed), then close the pool. */
   async close(): Promise<void> {
-    await this.agent.close().catch(() => undefined);
+    this.closing.abort(new Error('boot-file downloads closed'));
+    await Promise.allSettled([...this.inflight.values()]);
+    await this.client.close().catch(() => undefined);
   }
 
   private async download(url: string, dest: string): Promise<FetchOutcome> {
-    const deadline = AbortSignal.timeout(this.o.deadlineMs);
-    const signal = this.o.signal ? AbortSignal.any([deadline, this.o.signal]) : deadline;
+    const shown = redactUrl(url);
+    const deadlineAt = Date.now() + this.o.deadlineMs;
+    const abandoned = (why: string) => new DownloadError(`download of ${shown} abandoned: ${why}`, false);
+    const overdue = () => abandoned(`deadline of ${this.o.deadlineMs / 1000} s exceeded`);
     for (let attempt = 0; ; attempt++) {
+      if (this.stop.aborted) throw abandoned('proxy shutting down');
+      const left = deadlineAt - Date.now();
+      if (left <= 0) throw overdue();
       try {
-        return await this.attempt(url, dest, signal);
+        return await this.attempt(url, dest, left);
       } catch (err) {
-        if (signal.aborted) {
-          const why = deadline.aborted ? `deadline of ${this.o.deadlineMs / 1000} s exceeded` : 'proxy shutting down';
-          throw new DownloadError(`download of ${redactUrl(url)} abandoned: ${why}`, false);
-        }
-        const retryable = err instanceof DownloadError ? err.retryable : !isTlsVerificationError(err);
-        if (!retryable || attempt >= this.o.retries) {
-          throw err instanceof DownloadError ? err : new DownloadError(`download of ${redactUrl(url)} failed: ${(err as Error).message}`, retryable);
-        }
-        await sleep(this.o.retryDelayMs, signal).catch(() => undefined);
+        if (this.stop.aborted) throw abandoned('proxy shutting down');
+        if (isClientTimeout(err) && deadlineAt - Date.now() <= DEADLINE_SLACK_MS) throw overdue();
+        const failure = asDownloadError(err, shown);
+        if (!failure.retryable || attempt >= this.o.retries) throw failure;
+        // A retry that would start after the deadline is the deadline's failure.
+        if (deadlineAt - Date.now() <= this.o.retryDelayMs) throw overdue();
+        await sleep(this.o.retryDelayMs, this.stop).catch(() => undefined);
       }
     }
   }
 
-  private async attempt(url: string, dest: string, signal: AbortSignal): Promise<FetchOutcome> {
+  private async attempt(url: string, dest: string, timeoutMs: number): Promise<FetchOutcome> {
+    const shown = redactUrl(url);
     const headers: Record<string, string> = {};
     // Only fetch when the remote file is newer than ours (the reference's curl --time-cond).
     const local = await stat(dest).catch(() => undefined);
     if (local) headers['if-modified-since'] = local.mtime.toUTCString();
 
-    const res = await request(url, { dispatcher: this.dispatcher, signal, headers });
-    if (res.statusCode === 304) {
-      await res.body.dump();
+    const res = await this.client.request({ method: 'GET', path: url, headers, signal: this.stop, timeoutMs });
+    if (res.status === 304) {
+      await res.dump();
       return 'not-modified';
     }
-    if (res.statusCode >= 300) {
-      await res.body.dump().catch(() => undefined);
-      throw new DownloadError(`download of ${redactUrl(url)} failed: HTTP ${res.statusCode}`, TRANSIENT_STATUS.has(res.statusCode));
+    if (res.status >= 300) {
+      await res.dump();
+      throw new DownloadError(`download of ${shown} failed: HTTP ${res.status}`, TRANSIENT_STATUS.has(res.status));
     }
     const declared = Number(res.headers['content-length']);
     if (Number.isFinite(declared) && declared > this.o.maxBytes) {
       res.body.destroy();
-      throw new DownloadError(`download of ${redactUrl(url)} refused: ${declared} bytes exceeds the limit of ${this.o.maxBytes}`, false);
+      throw new DownloadError(`download of ${shown} refused: ${declared} bytes exceeds the limit of ${this.o.maxBytes}`, false);
     }
-
-    const tmp = join(dirname(dest), `.${basename(dest)}.${randomBytes(6).toString('hex')}.part`);
-    const fh = await open(tmp, 'wx', 0o644);
-    let ok = false;
-    try {
-      let total = 0;
-      for await (const chunk of res.body) {
-        total += (chunk as Buffer).length;
-        if (total > this.o.maxBytes) {
-          res.body.destroy();
-          throw new DownloadError(`download of ${redactUrl(url)} abandoned: body exceeds the limit of ${this.o.maxBytes} bytes`, false);
+    // The remote modification time is kept, so the next If-Modified-Since compares like with like.
+    const lastModified = Date.parse(String(res.headers['last-modified'] ?? ''));
+    await replaceFileAtomic(
+      dest,
+      async (fh) => {
+        let total = 0;
+        for await (const chunk of received(res, this.o.idleTimeoutMs)) {
+          total += chunk.length;
+          if (total > this.o.maxBytes) {
+            res.body.destroy();
+            throw new DownloadError(`download of ${shown} abandoned: body exceeds the limit of ${this.o.maxBytes} bytes`, false);
+          }
+          await fh.write(chunk);
         }
-        await fh.write(chunk as Buffer);
-      }
-      await fh.sync();
-      await fh.close();
-      const lastModified = Date.parse(String(res.headers['last-modified'] ?? ''));
-      if (Number.isFinite(lastModified)) {
-        const t = new Date(lastModified);
-        await utimes(tmp, t, t);
-      }
-      await rename(tmp, dest);
-      ok = true;
-      await syncDir(dirname(dest));
-      return 'downloaded';
-    } finally {
-      if (!ok) {
-        await fh.close().catch(() => undefined);
-        await unlink(tmp).catch(() => undefined);
-      }
-    }
+      },
+      Number.isFinite(lastModified) ? { mtime: new Date(lastModified) } : {},
+    );
+    return 'downloaded';
   }
-}
-
-async function syncDir(dir: string): Promise<void> {
-  const fh = await open(dir, 'r').catch(() => undefined);
-  await fh?.sync().catch(() => undefined);
-  await fh?.close().catch(() => undefined);
 }

@@ -33,12 +33,17 @@ export class TftpRoot {
     return realpath(this.path);
   }
 
-  /** Create the directory of `full` and check that it physically lies under the root. */
-  async prepareDir(full: string): Promise<void> {
+  /** Create the directory of `full`; false when its real path (after symlinks) leaves the root. */
+  async makeDirInside(full: string): Promise<boolean> {
     const dir = dirname(full);
     await mkdir(dir, { recursive: true });
     const [realRoot, realDir] = await Promise.all([this.realRoot(), realpath(dir)]);
-    if (realDir !== realRoot && !isInside(realRoot, realDir)) throw new OutsideRootError(full);
+    return realDir === realRoot || isInside(realRoot, realDir);
+  }
+
+  /** Create the directory of `full` and check that it physically lies under the root. */
+  async prepareDir(full: string): Promise<void> {
+    if (!(await this.makeDirInside(full))) throw new OutsideRootError(full);
   }
 
   async write(relative: string, content: string): Promise<void> {

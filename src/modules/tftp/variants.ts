@@ -2,7 +2,7 @@
 // MAC is validated before it is used in a file name, so a name can only contain hex digits,
 // colons and dashes.
 
-import { forbidden } from '../../core/errors.ts';
+import { TftpError } from './errors.ts';
 
 export const VARIANTS = ['syslinux', 'pxelinux', 'pxegrub', 'pxegrub2', 'ztp', 'poap', 'ipxe'] as const;
 export type Variant = (typeof VARIANTS)[number];
@@ -16,7 +16,7 @@ export function isValidMac(mac: string): boolean {
 
 /** 403 `Invalid MAC address: <mac>` unless `mac` is 6 (Ethernet) or 20 (InfiniBand) hex groups. */
 export function checkMac(mac: string): string {
-  if (!isValidMac(mac)) throw forbidden(`Invalid MAC address: ${mac}`, 'tftp.invalid_mac');
+  if (!isValidMac(mac)) throw TftpError.invalid_mac(`Invalid MAC address: ${mac}`);
   return mac;
 }
 
@@ -24,7 +24,7 @@ export function checkMac(mac: string): string {
 export function checkVariant(variant: string): Variant {
   const v = variant.toLowerCase();
   if (!(VARIANTS as readonly string[]).includes(v)) {
-    throw forbidden(`Unrecognized pxeboot config type: ${variant}`, 'tftp.unknown_variant');
+    throw TftpError.unknown_variant(`Unrecognized pxeboot config type: ${variant}`);
   }
   return v as Variant;
 }

@@ -2,7 +2,8 @@
 // cycle is a status query plus a cycle; a LAN read may try two channels), so the request as a
 // whole never outlives `bmc_timeout`.
 
-import { BmcError } from '../provider.ts';
+import type { ProxyError } from '../../../core/errors.ts';
+import { BmcError } from '../errors.ts';
 
 export class Deadline {
   readonly totalMs: number;
@@ -17,14 +18,14 @@ export class Deadline {
     return Math.max(0, this.end - Date.now());
   }
 
-  /** Time left for the next call; a BmcError when there is none. */
+  /** Time left for the next call; throws `BmcError.deadline` when there is none. */
   next(label: string): number {
     const left = this.remaining();
     if (left < 50) throw this.expired(label);
     return left;
   }
 
-  expired(label: string): BmcError {
-    return new BmcError(`${label}: no answer within ${Math.round(this.totalMs / 1000)} s`);
+  expired(label: string): ProxyError {
+    return BmcError.deadline(`${label}: no answer within ${Math.round(this.totalMs / 1000)} s`);
   }
 }

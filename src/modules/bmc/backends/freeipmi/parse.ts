@@ -2,11 +2,12 @@
 
 import { normaliseKey } from '../ipmi-config.ts';
 import type { SensorReading } from '../../provider.ts';
+import { BmcError } from '../../errors.ts';
 
 /** `ipmipower --stat` → `127.0.0.1: on` → `on` (the text after the last colon). */
 export function parseIpmipowerStatus(out: string): string {
   const line = out.split('\n').find((l) => l.trim() !== '');
-  if (line === undefined || !line.includes(':')) throw new Error(`unexpected ipmipower output: ${out.trim().slice(0, 200)}`);
+  if (line === undefined || !line.includes(':')) throw BmcError.failed(`unexpected ipmipower output: ${out.trim().slice(0, 200)}`);
   return line.slice(line.lastIndexOf(':') + 1).trim().toLowerCase();
 }
 

@@ -1,10 +1,11 @@
 // The ipmitool backend. The password travels in IPMI_PASSWORD (`-E`), never in argv; every
 // argument after the connection options is a constant or comes from a closed list.
 
-import { BmcBackend, BmcError, type BootDevice, type BootOptions, type FruKey, type LanKey, type SensorReading } from '../../provider.ts';
+import { BmcBackend, type BootDevice, type BootOptions, type FruKey, type LanKey, type SensorReading } from '../../provider.ts';
 import type { IpmiConfig } from '../ipmi-config.ts';
 import { execTool } from '../exec.ts';
 import { parseFru, parseKeyValues, parseLanPrint, parsePowerStatus, parseSensors, type FruMap } from './parse.ts';
+import { BmcError } from '../../errors.ts';
 
 const INTERFACE = { lan15: 'lan', lan20: 'lanplus', open: 'open' } as const;
 
@@ -110,7 +111,7 @@ export class IpmitoolBackend extends BmcBackend {
   override async identifyStatus(): Promise<string> {
     const kv = parseKeyValues(await this.cmd('chassis', 'status'));
     const key = Object.keys(kv).find((k) => /identify/i.test(k));
-    if (key === undefined) throw new BmcError('ipmitool: the BMC does not report an identify state');
+    if (key === undefined) throw BmcError.failed('ipmitool: the BMC does not report an identify state');
     return String(kv[key]).toLowerCase();
   }
 

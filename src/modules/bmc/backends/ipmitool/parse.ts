@@ -2,11 +2,12 @@
 
 import { normaliseKey } from '../ipmi-config.ts';
 import type { SensorReading } from '../../provider.ts';
+import { BmcError } from '../../errors.ts';
 
 /** `Chassis Power is on` → `on`. */
 export function parsePowerStatus(out: string): string {
   const m = /Chassis Power is\s+(\w+)/i.exec(out);
-  if (!m) throw new Error(`unexpected power status output: ${out.trim().slice(0, 200)}`);
+  if (!m) throw BmcError.failed(`unexpected power status output: ${out.trim().slice(0, 200)}`);
   return m[1].toLowerCase();
 }
 

@@ -1,20 +1,22 @@
 // The Redfish backend (DMTF Redfish, https://<bmc>/redfish/v1). Credentials from the request go
-// to the BMC as HTTP Basic on each call over pooled keep-alive connections; every call has a
-// deadline. Vendor differences (Dell, HPE) follow System.Manufacturer, as in the reference.
+// to the BMC as HTTP Basic on each call over the module's pooled keep-alive connections; every
+// call gets what is left of the request's deadline. Vendor differences (Dell, HPE) follow
+// System.Manufacturer, as in the reference.
 
-import type { Dispatcher } from 'undici';
-import { request } from 'undici';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { BmcBackend, BmcError, type BootDevice, type BootOptions, type FruKey, type LanKey } from '../../provider.ts';
+import { BmcBackend, type BootDevice, type BootOptions, type FruKey, type LanKey } from '../../provider.ts';
 import { formatAddress, type BmcAddress } from '../../host.ts';
 import type { Deadline } from '../deadline.ts';
+import { HttpClientError, type HttpClient, type HttpResponse } from '../../../../lib/http/client.ts';
+import { BmcError } from '../../errors.ts';
 
 export interface RedfishConfig {
   readonly address: BmcAddress;
   readonly username: string;
   readonly password: string;
   readonly deadline: Deadline;
-  readonly dispatcher: Dispatcher;
+  /** The module's pooled client (no base URL: each BMC is its own origin). */
+  readonly http: HttpClient;
   /** Pause between ForceOff and On when a Dell BMC cannot ForceRestart (15 s in the reference). */
   readonly dellCycleDelayMs?: number;
   readonly warn?: (message: string) => void;
@@ -52,15 +54,16 @@ export class RedfishBackend extends BmcBackend {
 
   private async call(method: 'GET' | 'POST' | 'PATCH', path: string, body?: Json): Promise<Json> {
     // Only paths on this BMC: an @odata.id pointing elsewhere must not redirect our credentials.
-    if (!path.startsWith('/') || path.startsWith('//')) throw new BmcError(`redfish: refusing link ${JSON.stringify(path)}`);
+    if (!path.startsWith('/') || path.startsWith('//')) throw BmcError.failed(`redfish: refusing link ${JSON.stringify(path)}`);
     const auth = Buffer.from(`${this.cfg.username}:${this.cfg.password}`).toString('base64');
-    let res: Dispatcher.ResponseData;
     const label = `redfish: ${formatAddress(this.cfg.address)}`;
     const timeoutMs = this.cfg.deadline.next(label);
+    let res: HttpResponse;
+    let text: string;
     try {
-      res = await request(this.base + path, {
+      res = await this.cfg.http.request({
         method,
-        dispatcher: this.cfg.dispatcher,
+        path: this.base + path,
         headers: {
           authorization: `Basic ${auth}`,
           accept: 'application/json',
@@ -68,27 +71,16 @@ export class RedfishBackend extends BmcBackend {
           ...(body ? { 'content-type': 'application/json' } : {}),
         },
         body: body ? JSON.stringify(body) : undefined,
-        signal: AbortSignal.timeout(timeoutMs),
+        timeoutMs,
       });
+      text = await res.text(MAX_BODY);
     } catch (err) {
-      const e = err as Error & { cause?: Error };
-      if (e.name === 'TimeoutError' || e.name === 'AbortError') {
-        throw this.cfg.deadline.expired(label);
-      }
-      throw new BmcError(`redfish: ${method} ${path}: ${e.cause?.message ?? e.message}`);
+      if (!(err instanceof HttpClientError)) throw err;
+      if (err.kind === 'timeout') throw this.cfg.deadline.expired(label);
+      if (err.kind === 'too_large') throw BmcError.failed(`redfish: ${method} ${path}: response larger than ${MAX_BODY} bytes`);
+      throw BmcError.failed(`redfish: ${method} ${path}: ${err.message}`);
     }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const chunk of res.body) {
-      size += (chunk as Buffer).length;
-      if (size > MAX_BODY) {
-        res.body.destroy();
-        throw new BmcError(`redfish: ${method} ${path}: response larger than ${MAX_BODY} bytes`);
-      }
-      chunks.push(chunk as Buffer);
-    }
-    const text = Buffer.concat(chunks).toString('utf8');
-    if (res.statusCode < 200 || res.statusCode > 299) {
+    if (res.status < 200 || res.status > 299) {
       let detail = '';
       try {
         const err = obj(obj(JSON.parse(text)).error);
@@ -98,13 +90,13 @@ export class RedfishBackend extends BmcBackend {
       } catch {
         /* not JSON */
       }
-      throw new BmcError(`redfish: ${method} ${path} answered ${res.statusCode}${detail ? `: ${detail}` : ''}`);
+      throw BmcError.failed(`redfish: ${method} ${path} answered ${res.status}${detail ? `: ${detail}` : ''}`);
     }
     if (text.trim() === '') return {};
     try {
       return obj(JSON.parse(text));
     } catch {
-      throw new BmcError(`redfish: ${method} ${path}: the answer is not JSON`);
+      throw BmcError.failed(`redfish: ${method} ${path}: the answer is not JSON`);
     }
   }
 
@@ -119,12 +111,12 @@ export class RedfishBackend extends BmcBackend {
 
   private async firstMember(collectionLink: unknown, what: string): Promise<Json> {
     const link = odataId(collectionLink);
-    if (!link) throw new BmcError(`redfish: the service has no ${what}`);
+    if (!link) throw BmcError.failed(`redfish: the service has no ${what}`);
     const members = (await this.get(link)).Members;
-    if (!Array.isArray(members) || members.length === 0) throw new BmcError(`redfish: no ${what} found`);
+    if (!Array.isArray(members) || members.length === 0) throw BmcError.failed(`redfish: no ${what} found`);
     if (members.length > 1) this.cfg.warn?.(`redfish: ${members.length} ${what} found, using the first`);
     const first = odataId(members[0]);
-    if (!first) throw new BmcError(`redfish: ${what} member without @odata.id`);
+    if (!first) throw BmcError.failed(`redfish: ${what} member without @odata.id`);
     return this.get(first);
   }
 
@@ -152,14 +144,14 @@ export class RedfishBackend extends BmcBackend {
   private async systemReset(resetType: string): Promise<boolean> {
     const action = obj(obj((await this.system()).Actions)['#ComputerSystem.Reset']);
     const target = str(action.target);
-    if (!target) throw new BmcError('redfish: the system has no #ComputerSystem.Reset action');
+    if (!target) throw BmcError.failed('redfish: the system has no #ComputerSystem.Reset action');
     await this.call('POST', target, { ResetType: resetType });
     return true;
   }
 
   private async patchSystem(body: Json): Promise<boolean> {
     const id = odataId(await this.system());
-    if (!id) throw new BmcError('redfish: the system has no @odata.id');
+    if (!id) throw BmcError.failed('redfish: the system has no @odata.id');
     await this.call('PATCH', id, body);
     return true;
   }
@@ -257,7 +249,7 @@ export class RedfishBackend extends BmcBackend {
   override async bmcReset(): Promise<boolean> {
     const action = obj(obj((await this.manager()).Actions)['#Manager.Reset']);
     const target = str(action.target);
-    if (!target) throw new BmcError('redfish: the manager has no #Manager.Reset action');
+    if (!target) throw BmcError.failed('redfish: the manager has no #Manager.Reset action');
     const allowed = action['ResetType@Redfish.AllowableValues'];
     const type = Array.isArray(allowed) && !allowed.includes('GracefulRestart') && allowed.includes('ForceRestart')
       ? 'ForceRestart'

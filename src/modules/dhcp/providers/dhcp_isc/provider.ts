@@ -1,8 +1,10 @@
 // ISC dhcpd provider: reads dhcpd.conf and follows dhcpd.leases for the in-memory view, writes
 // reservations through a native OMAPI client (one persistent, authenticated connection).
 
-import { defineProvider, type RuntimeContext } from '../../../../core/module.ts';
-import { ProxyError, conflict } from '../../../../core/errors.ts';
+import type { ProxyError } from '../../../../core/errors.ts';
+import type { Logger } from '../../../../core/logging-types.ts';
+import { defineProvider } from '../../../../core/module.ts';
+import * as setting from '../../../../core/settings/schema.ts';
 import { readDhcpdConf } from '../../../../lib/isc/conf.ts';
 import { LeasesFollower, type LeaseEvent } from '../../../../lib/isc/leases.ts';
 import { broadcastOf, parseIpv4 } from '../../../../lib/isc/ipv4.ts';
@@ -16,6 +18,8 @@ import type {
   SubnetRecords,
   UnusedIpQuery,
 } from '../../provider.ts';
+import { DhcpError } from '../../errors.ts';
+import { DHCP_SETTINGS } from '../../module.ts';
 import { SuggestionHolds, probeAlive, searchUnusedIp } from '../../unused-ip.ts';
 import { IscStore, ipKey, type SubnetState } from './store.ts';
 import { buildStatements, resolverWithTimeouts, type ResolveA } from './statements.ts';
@@ -30,8 +34,7 @@ export interface IscProviderOptions {
   holdSeconds: number;
   pingFreeIp: boolean;
   resolveA: ResolveA;
-  log: RuntimeContext['log'];
-  signal?: AbortSignal;
+  log: Logger;
   /** Safety-net poll of the leases file. */
   pollMs?: number;
 }
@@ -83,7 +86,6 @@ export class IscProvider implements DhcpProvider {
     );
     this.sweeper = setInterval(() => this.holds.sweep(), 60_000);
     this.sweeper.unref();
-    this.opts.signal?.addEventListener('abort', () => void this.close(), { once: true });
   }
 
   async close(): Promise<void> {
@@ -111,7 +113,7 @@ export class IscProvider implements DhcpProvider {
 
   private state(subnet: DhcpSubnet): SubnetState {
     const s = this.store.byNetworkAddress(subnet.network);
-    if (!s) throw new ProxyError(404, `Subnet ${subnet.network} could not found`, 'dhcp.subnet_not_found');
+    if (!s) throw DhcpError.subnet_not_found(`Subnet ${subnet.network} could not found`);
     return s;
   }
 
@@ -156,7 +158,7 @@ export class IscProvider implements DhcpProvider {
       first = Math.max(first, parseIpv4(q.from)!);
       last = Math.min(last, parseIpv4(q.to)!);
     }
-    if (last < first) throw new ProxyError(400, 'Zero or negative number of indices', 'dhcp.empty_range');
+    if (last < first) throw DhcpError.empty_range('Zero or negative number of indices');
     if (q.mac !== undefined) {
       const known = s.resByMac.get(q.mac) ?? s.leaseByMac.get(q.mac);
       const n = known ? parseIpv4(known.ip) : undefined;
@@ -178,7 +180,7 @@ export class IscProvider implements DhcpProvider {
     try {
       statements = await buildStatements(r, this.opts.resolveA);
     } catch (e) {
-      throw new ProxyError(400, `Failed to add DHCP reservation for ${what}: ${(e as Error).message}`);
+      throw DhcpError.invalid_reservation(`Failed to add DHCP reservation for ${what}: ${(e as Error).message}`);
     }
     try {
       await this.omapi.createHost({ name: r.name, ip: r.ip, mac: r.mac, hardwareType: 1, statements });
@@ -213,59 +215,85 @@ export class IscProvider implements DhcpProvider {
   private omapiFailure(e: unknown, prefix: string): ProxyError {
     if (e instanceof OmapiError) {
       if (e.kind === 'status') {
-        if (e.serverMessage?.includes('key conflict')) return conflict('Hardware address conflict.', 'dhcp.key_conflict');
-        if (e.result === ISC_R_EXISTS) return new ProxyError(400, `${prefix}: Entry already exists`, 'dhcp.exists');
-        return new ProxyError(400, `${prefix}: ${e.serverMessage ?? e.message}`, 'dhcp.omapi');
+        if (e.serverMessage?.includes('key conflict')) return DhcpError.conflict('Hardware address conflict.');
+        if (e.result === ISC_R_EXISTS) return DhcpError.omapi_exists(`${prefix}: Entry already exists`);
+        return DhcpError.omapi_failed(`${prefix}: ${e.serverMessage ?? e.message}`);
       }
-      if (e.kind === 'auth' || e.kind === 'protocol') return new ProxyError(400, `${prefix}: ${e.message}`, 'dhcp.omapi');
-      return new ProxyError(400, `${prefix}: No response from DHCP server (${e.message})`, 'dhcp.unreachable');
+      if (e.kind === 'auth' || e.kind === 'protocol') return DhcpError.omapi_failed(`${prefix}: ${e.message}`);
+      return DhcpError.omapi_failed(`${prefix}: No response from DHCP server (${e.message})`);
     }
-    return new ProxyError(400, `${prefix}: ${(e as Error).message}`, 'dhcp.error');
+    return DhcpError.omapi_failed(`${prefix}: ${(e as Error).message}`);
   }
 }
 
-function str(v: unknown): string | undefined {
-  if (v === undefined || v === null) return undefined;
-  return String(v);
-}
-
-export default defineProvider<DhcpProvider>({
+export default defineProvider({
   id: 'dhcp_isc',
   module: 'dhcp',
+  summary:
+    'dhcp_isc: ISC dhcpd. The proxy reads dhcpd.conf and follows dhcpd.leases for its view, and creates/removes reservations over OMAPI (dhcpd.conf needs omapi-port and omapi-key).',
   capabilities: ['dhcp_filename_ipv4', 'dhcp_filename_hostname'],
-  settings: {
-    config: { default: '/etc/dhcp/dhcpd.conf', type: 'string', checks: ['readable'] },
-    leases: { default: '/var/lib/dhcpd/dhcpd.leases', type: 'string', checks: ['readable'] },
-    omapi_port: { default: '7911', type: 'string' },
-    key_name: { type: 'string' },
-    key_secret: { type: 'string' },
-    // Our extensions: the key's algorithm (dhcpd supports the HMAC family) and the OMAPI deadline.
-    key_algorithm: { type: 'string' },
-    omapi_timeout: { default: 10, type: 'integer' },
-    blacklist_duration_minutes: { default: 1800, type: 'integer' },
-  },
+  moduleSettings: DHCP_SETTINGS,
+  settings: setting.settings({
+    config: setting.file({
+      default: '/etc/dhcp/dhcpd.conf',
+      checks: ['readable'],
+      description: 'dhcpd configuration: subnets and static hosts (include files, shared-network, group and pool blocks are followed).',
+    }),
+    leases: setting.file({
+      default: '/var/lib/dhcpd/dhcpd.leases',
+      checks: ['readable'],
+      description: "dhcpd's leases file, followed: appended records are read incrementally, a rewritten file is reloaded with the configuration.",
+    }),
+    omapi_port: setting.port({ default: 7911, description: "dhcpd's OMAPI port, on dhcp.yml's server." }),
+    key_name: setting.string({
+      example: 'omapi_key',
+      description: 'Name of the OMAPI key as configured in dhcpd.conf. Used only together with key_secret; without both, OMAPI requests go unsigned.',
+    }),
+    key_secret: setting.string({ example: 'base64secret==', description: "The OMAPI key's base64 secret, as in dhcpd.conf." }),
+    key_algorithm: setting.string({
+      example: 'hmac-md5',
+      extension: true,
+      description: 'Algorithm of the OMAPI key: hmac-md5 (when unset, as the reference), hmac-sha1, hmac-sha224, hmac-sha256, hmac-sha384 or hmac-sha512.',
+    }),
+    omapi_timeout: setting.integer({
+      default: 10,
+      minimum: 1,
+      maximum: 55,
+      unit: 'seconds',
+      extension: true,
+      description: 'Time any one OMAPI exchange, connect included, may take before the request fails with "No response from DHCP server" (Foreman waits 60).',
+    }),
+    blacklist_duration_minutes: setting.integer({
+      default: 1800,
+      minimum: 0,
+      unit: 'seconds',
+      description:
+        'How long an address suggested by unused_ip is withheld from further suggestions. Despite the name the value is in seconds, as in the reference (1800 = 30 minutes).',
+    }),
+  }),
   async create(ctx) {
     const s = ctx.settings;
-    const port = Number(s.omapi_port);
-    if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`dhcp_isc: omapi_port: invalid port ${String(s.omapi_port)}`);
-    const keyName = str(s.key_name);
-    const keySecret = str(s.key_secret);
-    const timeout = Number(s.omapi_timeout ?? 10);
     const provider = new IscProvider({
-      config: String(s.config),
-      leases: String(s.leases),
-      server: String(s.server ?? '127.0.0.1'),
-      omapiPort: port,
-      key: keyName && keySecret ? { name: keyName, secret: keySecret, algorithm: str(s.key_algorithm) } : undefined,
-      omapiTimeoutMs: (timeout > 0 && timeout < 60 ? timeout : 10) * 1000,
+      config: s.config,
+      leases: s.leases,
+      server: s.server,
+      omapiPort: s.omapi_port,
+      key: s.key_name && s.key_secret ? { name: s.key_name, secret: s.key_secret, algorithm: s.key_algorithm } : undefined,
+      omapiTimeoutMs: s.omapi_timeout * 1000,
       // QUIRK kept from the reference: the "minutes" setting is used as seconds.
-      holdSeconds: Number(s.blacklist_duration_minutes ?? 1800),
-      pingFreeIp: s.ping_free_ip !== false,
+      holdSeconds: s.blacklist_duration_minutes,
+      pingFreeIp: s.ping_free_ip,
       resolveA: resolverWithTimeouts(ctx.global.dnsResolvTimeouts),
       log: ctx.log,
-      signal: ctx.signal,
     });
-    await provider.start();
+    // Reads dhcpd.conf and dhcpd.leases (so `smart-proxy check` tries them); OMAPI connects on
+    // the first write, so dhcpd need not be running yet.
+    try {
+      await provider.start();
+    } catch (err) {
+      await provider.close();
+      throw err;
+    }
     return provider;
   },
 });

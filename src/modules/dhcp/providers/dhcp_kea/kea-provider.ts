@@ -8,7 +8,6 @@
 // config-test always runs first. Writes are serialised here as well as in the module, so two
 // creates can never both start from the same configuration and lose one of the reservations.
 
-import { conflict } from '../../../../core/errors.ts';
 import type { Logger } from '../../../../core/logging-types.ts';
 import { KeaClient, KeaError, KEA_EMPTY } from '../../../../lib/kea/client.ts';
 import {
@@ -34,6 +33,7 @@ import type {
   SubnetRecords,
   UnusedIpQuery,
 } from '../../provider.ts';
+import { DhcpError } from '../../errors.ts';
 import { SuggestionHolds, searchUnusedIp } from '../../unused-ip.ts';
 import {
   expectedReservation,
@@ -192,7 +192,7 @@ export class KeaDhcpProvider implements DhcpProvider {
           await this.retryUnsaved();
           return;
         }
-        if (r.mac === wanted.mac) throw conflict(`Record ${subnet.network}/${reservation.ip} already exists`);
+        if (r.mac === wanted.mac) throw DhcpError.conflict(`Record ${subnet.network}/${reservation.ip} already exists`);
       }
       const entry = reservationToKea(reservation);
       const what = `${reservation.name} (${reservation.ip} / ${reservation.mac})`;
@@ -409,9 +409,9 @@ export class KeaDhcpProvider implements DhcpProvider {
       await this.client.command('config-test', config, { service: this.service });
     } catch (err) {
       if (err instanceof KeaError && err.kind === 'command' && /already (a reservation|exists)|duplicate/i.test(err.message)) {
-        throw conflict(`${ORIGIN}: cannot ${what}: ${kindText(err)}`);
+        throw DhcpError.conflict(`${ORIGIN}: cannot ${what}: ${kindText(err)}`);
       }
-      throw this.wrap(err, what);
+      throw this.failure(err, what);
     }
     await this.kea('config-set', config, what);
     this.unsaved = this.configWrite;
@@ -436,11 +436,12 @@ export class KeaDhcpProvider implements DhcpProvider {
       const reply = await this.client.command<A>(command, args, { service: this.service, allowEmpty });
       return reply.result === KEA_EMPTY ? undefined : reply.arguments;
     } catch (err) {
-      throw this.wrap(err, what);
+      throw this.failure(err, what);
     }
   }
 
-  private wrap(err: unknown, what: string): Error {
+  /** A Kea failure as a plain error naming its origin (the module answers it 400). */
+  private failure(err: unknown, what: string): Error {
     if (err instanceof KeaError) {
       if (err.kind !== 'command') this.features = undefined; // re-detect hooks once Kea is back
       return new Error(`${ORIGIN}: cannot ${what}: ${kindText(err)}`);

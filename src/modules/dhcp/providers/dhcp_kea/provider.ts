@@ -1,91 +1,15 @@
 // `use_provider: dhcp_kea`: the DHCP module's backend for ISC Kea, through the Kea Control Agent.
-// Settings are documented in README.md next to this file and in config/settings.d/dhcp_kea.yml.
+// The reference has no Kea provider: every setting here is ours (README.md next to this file).
 
 import { readFile } from 'node:fs/promises';
-import { defineProvider, type Settings } from '../../../../core/module.ts';
+import { defineProvider } from '../../../../core/module.ts';
+import * as setting from '../../../../core/settings/schema.ts';
 import { KeaClient } from '../../../../lib/kea/client.ts';
-import type { DhcpProvider } from '../../provider.ts';
+import { DHCP_SETTINGS } from '../../module.ts';
 import { probeAlive } from '../../unused-ip.ts';
 import { KeaDhcpProvider } from './kea-provider.ts';
 
-export interface KeaSettings {
-  url: string;
-  user: string | undefined;
-  passwordFile: string | undefined;
-  timeoutMs: number;
-  configWrite: boolean;
-  service: string;
-  holdMs: number;
-  pingFreeIp: boolean;
-  configCacheMs: number;
-  sslCa: string | undefined;
-  sslCert: string | undefined;
-  sslKey: string | undefined;
-}
-
-/** Validate and normalise the merged settings; every message names the offending key. */
-export function keaSettings(s: Settings): KeaSettings {
-  const str = (key: string): string | undefined => {
-    const v = s[key];
-    if (v === undefined || v === null || v === '') return undefined;
-    if (typeof v !== 'string' && typeof v !== 'number') throw new Error(`dhcp_kea: ${key} must be a string`);
-    return String(v);
-  };
-  const url = str('url') ?? 'http://127.0.0.1:8000/';
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    throw new Error(`dhcp_kea: url is not a valid URL: ${url}`);
-  }
-  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
-    throw new Error(`dhcp_kea: url must be http:// or https://: ${url}`);
-  }
-  if (parsed.username !== '' || parsed.password !== '') {
-    throw new Error('dhcp_kea: url must not carry credentials; use user and password_file');
-  }
-  const timeout = Number(s.timeout ?? 10);
-  if (!Number.isFinite(timeout) || timeout <= 0 || timeout > 55) {
-    throw new Error(`dhcp_kea: timeout must be a number of seconds between 0 and 55 (Foreman waits 60 s): ${String(s.timeout)}`);
-  }
-  const user = str('user');
-  const passwordFile = str('password_file');
-  if (user !== undefined && passwordFile === undefined) throw new Error('dhcp_kea: password_file is required when user is set');
-  if (user === undefined && passwordFile !== undefined) throw new Error('dhcp_kea: user is required when password_file is set');
-  const service = str('service') ?? 'dhcp4';
-  if (!/^dhcp4$/.test(service)) throw new Error(`dhcp_kea: service must be dhcp4 (the proxy manages IPv4 only): ${service}`);
-  const configWrite = s.config_write ?? false;
-  if (typeof configWrite !== 'boolean') throw new Error('dhcp_kea: config_write must be true or false');
-  const hold = Number(s.blacklist_duration_minutes ?? 1800);
-  if (!Number.isFinite(hold) || hold < 0) throw new Error('dhcp_kea: blacklist_duration_minutes must be a non-negative number');
-  const sslCa = str('ssl_ca');
-  const sslCert = str('ssl_cert');
-  const sslKey = str('ssl_key');
-  if ((sslCert === undefined) !== (sslKey === undefined)) throw new Error('dhcp_kea: ssl_cert and ssl_key must be set together');
-  if ((sslCa ?? sslCert) !== undefined && parsed.protocol !== 'https:') {
-    throw new Error('dhcp_kea: ssl_ca/ssl_cert/ssl_key need an https:// url');
-  }
-  const cache = Number(s.config_cache_seconds ?? 5);
-  if (!Number.isFinite(cache) || cache < 0 || cache > 3600) {
-    throw new Error(`dhcp_kea: config_cache_seconds must be a number of seconds between 0 and 3600: ${String(s.config_cache_seconds)}`);
-  }
-  return {
-    url,
-    user,
-    passwordFile,
-    timeoutMs: Math.round(timeout * 1000),
-    configWrite,
-    service,
-    // Seconds, as in the reference's ISC provider (whose setting name says minutes).
-    holdMs: hold * 1000,
-    pingFreeIp: s.ping_free_ip !== false,
-    configCacheMs: Math.round(cache * 1000),
-    sslCa,
-    sslCert,
-    sslKey,
-  };
-}
-
+/** A file named by a setting; a read failure names the key and the file. */
 async function readSetting(key: string, path: string): Promise<string> {
   try {
     return await readFile(path, 'utf8');
@@ -98,47 +22,124 @@ export async function readPassword(path: string): Promise<string> {
   return (await readSetting('password_file', path)).replace(/\r?\n$/, '');
 }
 
-export default defineProvider<DhcpProvider>({
+export default defineProvider({
   id: 'dhcp_kea',
   module: 'dhcp',
-  settings: {
-    url: { default: 'http://127.0.0.1:8000/', type: 'string', checks: ['url'] },
-    user: { type: 'string' },
-    password_file: { type: 'string' },
-    timeout: { default: 10, type: 'number' },
-    config_write: { default: false, type: 'boolean', checks: ['boolean'] },
-    service: { default: 'dhcp4', type: 'string' },
-    blacklist_duration_minutes: { default: 1800, type: 'integer' },
-    config_cache_seconds: { default: 5, type: 'number' },
-    ssl_ca: { type: 'string' },
-    ssl_cert: { type: 'string' },
-    ssl_key: { type: 'string' },
-  },
+  summary:
+    "dhcp_kea: ISC Kea (kea-dhcp4) through the Kea Control Agent's HTTP API. Subnets and reservations come from the running configuration (config-get), leases from the lease_cmds hook; reservations are written with host_cmds when kea-dhcp4 has it and a host database, otherwise by editing the configuration (config-get, edit, config-test, config-set).",
   // A next-server may be an IPv4 address (siaddr) or a host name (option 66 + sname).
   capabilities: ['dhcp_filename_ipv4', 'dhcp_filename_hostname'],
+  moduleSettings: DHCP_SETTINGS,
+  settings: setting.settings({
+    url: setting.url({
+      default: 'http://127.0.0.1:8000/',
+      extension: true,
+      description:
+        "URL of the Kea Control Agent, http or https, without credentials. Kea's default port, 8000, is also the Smart Proxy's usual HTTP port: move one of them.",
+    }),
+    user: setting.string({
+      requires: ['password_file'],
+      example: 'foreman-proxy',
+      extension: true,
+      description: "HTTP basic-authentication user, matching a client of the agent's `authentication` block.",
+    }),
+    password_file: setting.file({
+      requires: ['user'],
+      example: '/etc/foreman-proxy/kea-ctrl-agent.password',
+      extension: true,
+      description: "File holding user's password (its whole content, one trailing newline ignored), read once at start-up.",
+    }),
+    timeout: setting.number({
+      default: 10,
+      exclusiveMinimum: 0,
+      maximum: 55,
+      unit: 'seconds',
+      extension: true,
+      description: 'Time one command to Kea may take, from connecting to the last byte of the reply (Foreman gives up after 60; a create sends up to four commands).',
+    }),
+    config_write: setting.boolean({
+      default: false,
+      extension: true,
+      description:
+        "Reservations written through config-set live only in kea-dhcp4's memory. true: after every change also send config-write, so kea-dhcp4 saves its configuration file and a restart keeps them (the kea-dhcp4 user must be able to write that file). false: changes are lost when kea-dhcp4 restarts or reloads its configuration.",
+    }),
+    service: setting.oneOf(['dhcp4'], {
+      default: 'dhcp4',
+      extension: true,
+      description: 'Kea service the agent forwards to. Only dhcp4 (the DHCP API is IPv4-only).',
+    }),
+    blacklist_duration_minutes: setting.integer({
+      default: 1800,
+      minimum: 0,
+      unit: 'seconds',
+      extension: true,
+      description:
+        'How long a suggested free address is withheld from further unused_ip suggestions, so parallel builds get different addresses. Seconds despite the name, as in the ISC provider.',
+    }),
+    config_cache_seconds: setting.number({
+      default: 5,
+      minimum: 0,
+      maximum: 3600,
+      unit: 'seconds',
+      extension: true,
+      description:
+        "How long a configuration read from Kea serves further reads (0: always ask Kea). Writes always read afresh, so the proxy's own changes show at once; others' changes show within this time.",
+    }),
+    ssl_ca: setting.file({
+      example: '/etc/foreman-proxy/kea-ca.pem',
+      extension: true,
+      description: "https url only: the CA that signed the agent's certificate (default: the system CAs).",
+    }),
+    ssl_cert: setting.file({
+      requires: ['ssl_key'],
+      example: '/etc/foreman-proxy/kea-client.pem',
+      extension: true,
+      description: 'https url only: client certificate, for an agent with "cert-required": true.',
+    }),
+    ssl_key: setting.file({
+      requires: ['ssl_cert'],
+      example: '/etc/foreman-proxy/kea-client.key',
+      extension: true,
+      description: "https url only: the client certificate's key.",
+    }),
+  }),
+  validate(s) {
+    const url = new URL(s.url);
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+      return { key: 'url', message: `dhcp_kea: url must be http:// or https://: ${s.url}` };
+    }
+    if (url.username !== '' || url.password !== '') {
+      return { key: 'url', message: 'dhcp_kea: url must not carry credentials; use user and password_file' };
+    }
+    const tlsKey = (['ssl_ca', 'ssl_cert', 'ssl_key'] as const).find((k) => s[k] !== undefined && s[k] !== '');
+    if (tlsKey !== undefined && url.protocol !== 'https:') {
+      return { key: tlsKey, message: 'dhcp_kea: ssl_ca/ssl_cert/ssl_key need an https:// url' };
+    }
+    return undefined;
+  },
   async create(ctx) {
-    const s = keaSettings(ctx.settings);
-    const password = s.passwordFile !== undefined ? await readPassword(s.passwordFile) : undefined;
+    const s = ctx.settings;
+    const given = (v: string | undefined): v is string => v !== undefined && v !== '';
+    const password = given(s.password_file) ? await readPassword(s.password_file) : undefined;
     const tls: { ca?: string; cert?: string; key?: string } = {};
-    if (s.sslCa !== undefined) tls.ca = await readSetting('ssl_ca', s.sslCa);
-    if (s.sslCert !== undefined) tls.cert = await readSetting('ssl_cert', s.sslCert);
-    if (s.sslKey !== undefined) tls.key = await readSetting('ssl_key', s.sslKey);
+    if (given(s.ssl_ca)) tls.ca = await readSetting('ssl_ca', s.ssl_ca);
+    if (given(s.ssl_cert)) tls.cert = await readSetting('ssl_cert', s.ssl_cert);
+    if (given(s.ssl_key)) tls.key = await readSetting('ssl_key', s.ssl_key);
     const client = new KeaClient({
       url: s.url,
-      timeoutMs: s.timeoutMs,
-      ...(s.user !== undefined ? { user: s.user, password } : {}),
+      timeoutMs: Math.round(s.timeout * 1000),
+      ...(given(s.user) ? { user: s.user, password } : {}),
       ...(Object.keys(tls).length > 0 ? { tls } : {}),
     });
-    const provider = new KeaDhcpProvider({
+    return new KeaDhcpProvider({
       client,
       service: s.service,
-      configWrite: s.configWrite,
-      holdMs: s.holdMs,
-      ...(s.pingFreeIp ? { probe: probeAlive } : {}),
+      configWrite: s.config_write,
+      // Seconds, as in the reference's ISC provider (whose setting name says minutes).
+      holdMs: s.blacklist_duration_minutes * 1000,
+      ...(s.ping_free_ip ? { probe: probeAlive } : {}),
       log: ctx.log,
-      configCacheMs: s.configCacheMs,
+      configCacheMs: Math.round(s.config_cache_seconds * 1000),
     });
-    ctx.signal.addEventListener('abort', () => void provider.close(), { once: true });
-    return provider;
   },
 });

@@ -13,7 +13,6 @@ import {
 } from './records.ts';
 import { listSubnets, type KeaConfig } from '../../../../lib/kea/dhcp4-config.ts';
 import type { NewReservation } from '../../provider.ts';
-import { keaSettings } from './provider.ts';
 
 test('subnetFromKea reports the six option keys in order, inherited values included', () => {
   const cfg: KeaConfig = {
@@ -161,38 +160,4 @@ test('leases: times, state and name', () => {
     '2038-01-19 03:14:07 UTC',
   );
   assert.equal(formatTimestamp(0), '1970-01-01 00:00:00 UTC');
-});
-
-test('settings: defaults, and every bad value named', () => {
-  assert.deepEqual(keaSettings({}), {
-    url: 'http://127.0.0.1:8000/',
-    user: undefined,
-    passwordFile: undefined,
-    timeoutMs: 10_000,
-    configWrite: false,
-    service: 'dhcp4',
-    holdMs: 1_800_000,
-    pingFreeIp: true,
-    configCacheMs: 5000,
-    sslCa: undefined,
-    sslCert: undefined,
-    sslKey: undefined,
-  });
-  assert.throws(() => keaSettings({ ssl_cert: '/c' }), /dhcp_kea: ssl_cert and ssl_key must be set together/);
-  assert.throws(() => keaSettings({ ssl_ca: '/ca' }), /dhcp_kea: ssl_ca\/ssl_cert\/ssl_key need an https:\/\/ url/);
-  assert.equal(keaSettings({ url: 'https://kea:8001/', ssl_ca: '/ca' }).sslCa, '/ca');
-  assert.equal(keaSettings({ config_cache_seconds: 0 }).configCacheMs, 0);
-  assert.throws(() => keaSettings({ config_cache_seconds: -1 }), /dhcp_kea: config_cache_seconds/);
-  assert.equal(keaSettings({ timeout: 2.5, ping_free_ip: false }).timeoutMs, 2500);
-  assert.equal(keaSettings({ ping_free_ip: false }).pingFreeIp, false);
-  assert.throws(() => keaSettings({ url: 'nope' }), /dhcp_kea: url is not a valid URL/);
-  assert.throws(() => keaSettings({ url: 'ftp://h/' }), /dhcp_kea: url must be http/);
-  assert.throws(() => keaSettings({ url: 'http://u:p@h/' }), /dhcp_kea: url must not carry credentials/);
-  assert.throws(() => keaSettings({ timeout: 0 }), /dhcp_kea: timeout/);
-  assert.throws(() => keaSettings({ timeout: 90 }), /dhcp_kea: timeout/);
-  assert.throws(() => keaSettings({ user: 'u' }), /dhcp_kea: password_file is required/);
-  assert.throws(() => keaSettings({ password_file: '/x' }), /dhcp_kea: user is required/);
-  assert.throws(() => keaSettings({ service: 'dhcp6' }), /dhcp_kea: service must be dhcp4/);
-  assert.throws(() => keaSettings({ config_write: 'yes' }), /dhcp_kea: config_write/);
-  assert.throws(() => keaSettings({ blacklist_duration_minutes: -1 }), /dhcp_kea: blacklist_duration_minutes/);
 });

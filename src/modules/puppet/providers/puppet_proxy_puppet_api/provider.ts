@@ -2,9 +2,11 @@
 // HTTPS client with the proxy's client certificate.
 
 import { Bulkhead } from '../../../../core/bulkhead.ts';
-import { defineProvider } from '../../../../core/module.ts';
+import { defineProvider, type Closeable } from '../../../../core/module.ts';
+import * as setting from '../../../../core/settings/schema.ts';
 import { environmentList } from '../../../../lib/puppet/classes.ts';
 import { createPuppetServerClient, parseJson, type PuppetServerClient } from '../../../../lib/puppet/server-client.ts';
+import { PUPPET_SETTINGS } from '../../module.ts';
 import { EnvironmentNotFoundError, type PuppetProvider } from '../../provider.ts';
 import { ClassesCache, type ClassesFetcher } from './classes-cache.ts';
 
@@ -17,18 +19,21 @@ export interface PuppetApiOptions {
   client: PuppetServerClient;
   apiTimeoutMs: number;
   warmWaitMs?: number;
-  /** Aborts background class requests at shutdown. */
+  /** Aborts background class requests at shutdown (close() aborts them too). */
   signal?: AbortSignal;
   log?: { error(message: string, err?: unknown): void };
 }
 
-export function puppetApi(o: PuppetApiOptions): PuppetProvider {
+/** The provider; its close() stops background class requests and closes the client's sockets. */
+export function puppetApi(o: PuppetApiOptions): PuppetProvider & Closeable {
+  const stop = new AbortController();
+  const signal = o.signal ? AbortSignal.any([o.signal, stop.signal]) : stop.signal;
   const bulkhead = new Bulkhead({ name: 'puppet', limit: 8, queue: 100, queueTimeoutMs: 10_000 });
   const fetchClasses: ClassesFetcher = async (environment, etag) => {
     const reply = await bulkhead.run(() =>
       o.client.call('GET', `puppet/v3/environment_classes?environment=${encodeURIComponent(environment)}`, {
         timeoutMs: CLASSES_TIMEOUT_MS,
-        ...(o.signal ? { signal: o.signal } : {}),
+        signal,
         ...(etag !== undefined ? { headers: { 'if-none-match': etag } } : {}),
       }),
     );
@@ -45,7 +50,10 @@ export function puppetApi(o: PuppetApiOptions): PuppetProvider {
     fetch: fetchClasses,
     warmWaitMs: o.warmWaitMs ?? WARM_WAIT_MS,
     coldWaitMs: o.apiTimeoutMs,
-    onBackgroundError: (env, err) => o.log?.error(`Error while retrieving puppet classes for '${env}' environment`, err),
+    onBackgroundError: (env, err) => {
+      // Requests cut short by shutdown are not Puppet's errors.
+      if (!signal.aborted) o.log?.error(`Error while retrieving puppet classes for '${env}' environment`, err);
+    },
   });
   return {
     id: 'puppet_proxy_puppet_api',
@@ -58,35 +66,54 @@ export function puppetApi(o: PuppetApiOptions): PuppetProvider {
       return environmentList(parseJson(reply, context));
     },
     classes: (environment) => cache.get(environment),
+    async close() {
+      stop.abort();
+      await o.client.close();
+    },
   };
 }
 
-export default defineProvider<PuppetProvider>({
+export default defineProvider({
   id: 'puppet_proxy_puppet_api',
   module: 'puppet',
-  settings: {
-    puppet_url: { type: 'string', checks: ['url'] },
-    puppet_ssl_ca: { default: '/var/lib/puppet/ssl/certs/ca.pem', type: 'string', checks: ['readable'] },
-    puppet_ssl_cert: { type: 'string', checks: ['readable'] },
-    puppet_ssl_key: { type: 'string', checks: ['readable'] },
-    api_timeout: { default: 30, type: 'number' },
-  },
+  summary: "Puppet Server's v3 API for environments and classes, with the proxy's client certificate.",
+  moduleSettings: PUPPET_SETTINGS,
+  settings: setting.settings({
+    puppet_url: setting.url({
+      example: 'https://puppet.example.com:8140',
+      description: 'URL of the Puppet Server (required), also shown to Foreman. A path prefix is kept.',
+    }),
+    puppet_ssl_ca: setting.file({
+      default: '/var/lib/puppet/ssl/certs/ca.pem',
+      checks: ['readable'],
+      description: "CA that signed the Puppet Server's certificate; the server is verified against it.",
+    }),
+    puppet_ssl_cert: setting.file({
+      checks: ['readable'],
+      example: '/etc/puppetlabs/puppet/ssl/certs/proxy.example.com.pem',
+      description: "The proxy's client certificate towards Puppet Server, presented together with puppet_ssl_key.",
+    }),
+    puppet_ssl_key: setting.file({
+      checks: ['readable'],
+      example: '/etc/puppetlabs/puppet/ssl/private_keys/proxy.example.com.pem',
+      description: 'The key of puppet_ssl_cert.',
+    }),
+    api_timeout: setting.number({
+      default: 30,
+      exclusiveMinimum: 0,
+      unit: 'seconds',
+      description:
+        "How long a request for classes waits when Puppet's class cache is cold (Puppet then parses every manifest); " +
+        'past that the answer is 503 and the listing goes on in the background.',
+    }),
+  }),
   async create(ctx) {
     const s = ctx.settings;
-    const apiTimeout = s.api_timeout;
-    if (typeof apiTimeout !== 'number' || !(apiTimeout > 0)) {
-      throw new Error(`Setting 'api_timeout' must be a positive number of seconds, got ${JSON.stringify(apiTimeout)}`);
-    }
     const client = await createPuppetServerClient(
-      {
-        puppet_url: String(s.puppet_url),
-        puppet_ssl_ca: (s.puppet_ssl_ca as string | null | undefined) ?? null,
-        puppet_ssl_cert: (s.puppet_ssl_cert as string | null | undefined) ?? null,
-        puppet_ssl_key: (s.puppet_ssl_key as string | null | undefined) ?? null,
-      },
+      // The schema's url check refused a missing puppet_url before create() runs.
+      { puppet_url: s.puppet_url ?? '', puppet_ssl_ca: s.puppet_ssl_ca, puppet_ssl_cert: s.puppet_ssl_cert, puppet_ssl_key: s.puppet_ssl_key },
       { timeoutMs: ENVIRONMENTS_TIMEOUT_MS, connections: 8 },
     );
-    ctx.signal.addEventListener('abort', () => void client.close(), { once: true });
-    return puppetApi({ client, apiTimeoutMs: apiTimeout * 1000, signal: ctx.signal, log: ctx.log });
+    return puppetApi({ client, apiTimeoutMs: s.api_timeout * 1000, signal: ctx.signal, log: ctx.log });
   },
 });

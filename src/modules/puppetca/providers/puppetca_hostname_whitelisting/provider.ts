@@ -4,8 +4,10 @@
 
 import { readFile } from 'node:fs/promises';
 import { defineProvider } from '../../../../core/module.ts';
+import * as setting from '../../../../core/settings/schema.ts';
 import { updateFile } from '../../../../lib/fs/file-lock.ts';
 import { addEntry, listEntries, removeEntry } from '../../../../lib/puppet/autosign-conf.ts';
+import { PUPPETCA_SETTINGS } from '../../module.ts';
 import { NotPresentError, type AutosignProvider } from '../../provider.ts';
 
 export function hostnameWhitelisting(autosignFile: string): AutosignProvider {
@@ -38,13 +40,22 @@ export function hostnameWhitelisting(autosignFile: string): AutosignProvider {
   };
 }
 
-export default defineProvider<AutosignProvider>({
+export default defineProvider({
   id: 'puppetca_hostname_whitelisting',
   module: 'puppetca',
-  settings: {
-    autosignfile: { default: '/etc/puppet/autosign.conf', type: 'string' },
-  },
-  create(ctx) {
-    return hostnameWhitelisting(String(ctx.settings.autosignfile));
+  summary:
+    "Autosigning by host name: the proxy maintains Puppet's autosign.conf. Edits are locked and written atomically " +
+    '(a `<file>.lock` file is created next to it while an edit runs), so the proxy needs write access to the directory.',
+  moduleSettings: PUPPETCA_SETTINGS,
+  settings: setting.settings({
+    autosignfile: setting.file({
+      default: '/etc/puppet/autosign.conf',
+      description:
+        "Puppet's autosign.conf, created when missing. /etc/puppet/autosign.conf is Debian's Puppet; Puppet Server " +
+        'from puppetlabs packages reads /etc/puppetlabs/puppet/autosign.conf.',
+    }),
+  }),
+  create(ctx): AutosignProvider {
+    return hostnameWhitelisting(ctx.settings.autosignfile);
   },
 });

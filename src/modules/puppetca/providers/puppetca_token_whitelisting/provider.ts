@@ -2,8 +2,11 @@
 // host puts it in its CSR's challengePassword, and Puppet's policy executable asks
 // `POST /puppet/ca/validate` whether to sign. Tokens are single-use and expire.
 
-import { defineProvider, type RuntimeContext } from '../../../../core/module.ts';
+import { defineProvider } from '../../../../core/module.ts';
+import type { Logger } from '../../../../core/logging-types.ts';
+import * as setting from '../../../../core/settings/schema.ts';
 import { readCsr, CsrError } from '../../../../lib/puppet/csr.ts';
+import { PUPPETCA_SETTINGS } from '../../module.ts';
 import type { AutosignProvider } from '../../provider.ts';
 import { issueToken, loadSigningKey, TokenStore, unverifiedClaims, verifyToken, type SigningKeys } from './tokens.ts';
 
@@ -13,7 +16,7 @@ export interface TokenWhitelistingOptions {
   signAll: boolean;
   /** Minutes. */
   defaultTtl: number;
-  log?: RuntimeContext['log'];
+  log?: Logger;
   now?: () => number;
 }
 
@@ -90,39 +93,43 @@ export function tokenWhitelisting(o: TokenWhitelistingOptions): AutosignProvider
   };
 }
 
-function positiveNumber(value: unknown, name: string): number {
-  const n = typeof value === 'string' ? Number(value) : value;
-  if (typeof n !== 'number' || !Number.isFinite(n) || n <= 0) {
-    throw new Error(`Setting '${name}' must be a positive number of minutes, got ${JSON.stringify(value)}`);
-  }
-  return n;
-}
-
-export default defineProvider<AutosignProvider>({
+export default defineProvider({
   id: 'puppetca_token_whitelisting',
   module: 'puppetca',
-  settings: {
-    sign_all: { default: false, type: 'boolean', checks: ['boolean'] },
-    tokens_file: { default: '/var/lib/foreman-proxy/tokens.yml', type: 'string' },
-    token_ttl: { default: 360, type: 'number' },
-    certificate: { type: 'string' },
-  },
-  async create(ctx) {
+  summary:
+    "Autosigning by token. Foreman gets a one-time token per host; the host puts it in its CSR's challengePassword " +
+    "(csr_attributes.yaml) and Puppet's `autosign` policy executable asks POST /puppet/ca/validate " +
+    '(see src/modules/puppetca/README.md for the executable).',
+  moduleSettings: PUPPETCA_SETTINGS,
+  settings: setting.settings({
+    sign_all: setting.boolean({ default: false, description: 'Sign every CSR /validate is asked about, token or not. Only for labs.' }),
+    tokens_file: setting.file({
+      default: '/var/lib/foreman-proxy/tokens.yml',
+      description: 'Where issued tokens are kept (a YAML list; created with its directories, mode 0600).',
+    }),
+    token_ttl: setting.number({
+      default: 360,
+      exclusiveMinimum: 0,
+      unit: 'minutes',
+      description: "Validity of a token. Foreman may ask for another per request with the token_ttl parameter.",
+    }),
+    certificate: setting.file({
+      example: '/var/lib/foreman-proxy/puppetca_token.pem',
+      description:
+        "RSA key that signs the tokens, generated (2048 bits, mode 0600) when the file is missing. When unset, the proxy's " +
+        'own :ssl_private_key: from settings.yml is used.',
+    }),
+  }),
+  async create(ctx): Promise<AutosignProvider> {
     const s = ctx.settings;
-    const certificate = typeof s.certificate === 'string' && s.certificate !== '' ? s.certificate : undefined;
+    const certificate = s.certificate === '' ? undefined : s.certificate;
     const keyPath = certificate ?? ctx.global.sslPrivateKey;
     if (keyPath === null || keyPath === '') {
       throw new Error("no key to sign tokens with: set ':certificate:' in puppetca_token_whitelisting.yml or the global ':ssl_private_key:'");
     }
     const keys = await loadSigningKey(keyPath, certificate !== undefined);
-    const store = new TokenStore(String(s.tokens_file));
+    const store = new TokenStore(s.tokens_file);
     await store.init();
-    return tokenWhitelisting({
-      keys,
-      store,
-      signAll: s.sign_all === true,
-      defaultTtl: positiveNumber(s.token_ttl, 'token_ttl'),
-      log: ctx.log,
-    });
+    return tokenWhitelisting({ keys, store, signAll: s.sign_all, defaultTtl: s.token_ttl, log: ctx.log });
   },
 });

@@ -1,16 +1,16 @@
 // The provider's host_cmds path. Debian's Kea 2.2 has no host_cmds hook (a premium hook in that
 // release), so a loopback HTTP server stands in for a Control Agent in front of a server that has
-// it and a host database. The config-set path is proven against the real Kea in test/dhcp-kea/.
+// it and a host database. The config-set path is proven against the real Kea in provider.test.ts.
 
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { KeaClient } from '../../../../lib/kea/client.ts';
-import { ProxyError } from '../../../../core/errors.ts';
-import type { Logger } from '../../../../core/logging-types.ts';
-import type { Reservation } from '../../provider.ts';
-import { KeaDhcpProvider } from './kea-provider.ts';
+import { KeaClient } from '../../src/lib/kea/client.ts';
+import { ProxyError } from '../../src/core/errors.ts';
+import type { Logger } from '../../src/core/logging-types.ts';
+import type { Reservation } from '../../src/modules/dhcp/provider.ts';
+import { KeaDhcpProvider } from '../../src/modules/dhcp/providers/dhcp_kea/kea-provider.ts';
 
 const silent: Logger = {
   debug() {},

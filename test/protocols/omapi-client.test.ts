@@ -3,8 +3,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server, type Socket } from 'node:net';
-import { OmapiClient, OmapiError } from './client.ts';
-import { encodeStartup } from './protocol.ts';
+import { OmapiClient, OmapiError } from '../../src/lib/omapi/client.ts';
+import { encodeStartup } from '../../src/lib/omapi/protocol.ts';
 
 async function listen(onConn: (s: Socket) => void): Promise<{ server: Server; port: number; sockets: Socket[] }> {
   const sockets: Socket[] = [];

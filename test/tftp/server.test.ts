@@ -1,5 +1,5 @@
-// The built-in server against the library client, in-process. The cross-process tests with the
-// real tftp-hpa/busybox clients and tftpd-hpa live in test/tftp/.
+// The built-in server against the library client, in one process. The tests with the real
+// tftp-hpa/busybox clients and tftpd-hpa are in pxe-tftp.test.ts.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, mkdir, writeFile, symlink, rm, realpath } from 'node:fs/promises';
@@ -7,9 +7,9 @@ import { createSocket } from 'node:dgram';
 import { createHash, randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { TftpServer, type TftpServerOptions } from './server.ts';
-import { tftpGet, TftpClientError, type TftpGetOptions } from './client.ts';
-import { decode, encodeAck, encodeError, encodeRequest } from './packet.ts';
+import { TftpServer, type TftpServerOptions } from '../../src/lib/tftp/server.ts';
+import { tftpGet, TftpClientError, type TftpGetOptions } from '../../src/lib/tftp/client.ts';
+import { decode, encodeAck, encodeError, encodeRequest } from '../../src/lib/tftp/packet.ts';
 
 let base: string;
 let root: string;

@@ -1,13 +1,13 @@
 // Deadlines and the bulkhead of the Puppet CA client, against a local HTTP server that accepts
-// connections and never answers (a hung CA). The real CA is exercised in test/puppet.
+// connections and never answers (a hung CA). The real CA is exercised in puppet.test.ts.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server, type ServerResponse } from 'node:http';
-import { Bulkhead } from '../../../../core/bulkhead.ts';
-import { ProxyError } from '../../../../core/errors.ts';
-import { createPuppetServerClient, type PuppetServerClient } from '../../../../lib/puppet/server-client.ts';
-import { puppetCaHttpApi } from './provider.ts';
+import { Bulkhead } from '../../src/core/bulkhead.ts';
+import { ProxyError } from '../../src/core/errors.ts';
+import { createPuppetServerClient, type PuppetServerClient } from '../../src/lib/puppet/server-client.ts';
+import { puppetCaHttpApi } from '../../src/modules/puppetca/providers/puppetca_http_api/provider.ts';
 
 let server: Server;
 let client: PuppetServerClient;

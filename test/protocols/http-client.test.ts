@@ -1,3 +1,6 @@
+// The proxy's outbound HTTP client against real loopback servers: pooling, retries of safe
+// requests on stale sockets, deadlines, refusals, aborts, size limits and TLS.
+
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type ServerResponse, type Server } from 'node:http';
@@ -5,9 +8,9 @@ import { createServer as createTlsServer } from 'node:https';
 import type { TLSSocket } from 'node:tls';
 import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import { createHttpClient, HttpClientError } from './client.ts';
-import { tempDir, removeDir, freeTcpPort } from '../../../test/lib/procs.ts';
-import { makePki, type Pki } from '../../../test/lib/certs.ts';
+import { createHttpClient, HttpClientError } from '../../src/lib/http/client.ts';
+import { tempDir, removeDir, freeTcpPort } from '../lib/procs.ts';
+import { makePki, type Pki } from '../lib/certs.ts';
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 
@@ -337,4 +340,34 @@ test('https: presents the client certificate to a server that requires one', asy
       await Promise.all([withCert.close(), without.close()]);
     }
   });
+});
+
+test('without a base URL, absolute URLs are fetched and redirects followed only when asked', async () => {
+  await withServer(
+    (req, res) => {
+      if (req.url === '/old') {
+        res.writeHead(302, { location: '/new' });
+        res.end();
+        return;
+      }
+      res.end(`at ${req.url}`);
+    },
+    async (base) => {
+      const plain = createHttpClient({ verify: true, timeoutMs: 2000, connections: 2 });
+      const following = createHttpClient({ verify: true, timeoutMs: 2000, connections: 2, maxRedirections: 3 });
+      try {
+        const direct = await plain.request({ method: 'GET', path: `${base}/old` });
+        assert.equal(direct.status, 302);
+        await direct.dump();
+        const followed = await following.request({ method: 'GET', path: `${base}/old` });
+        assert.equal(followed.status, 200);
+        assert.equal(await followed.text(), 'at /new');
+        await assert.rejects(plain.request({ method: 'GET', path: 'relative/path' }), /Invalid URL/);
+        await assert.rejects(plain.request({ method: 'GET', path: 'ftp://127.0.0.1/x' }), /unsupported scheme 'ftp:'/);
+      } finally {
+        await plain.close();
+        await following.close();
+      }
+    },
+  );
 });

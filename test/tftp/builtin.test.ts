@@ -4,11 +4,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
-import { mkdtemp, mkdir, rm, realpath } from 'node:fs/promises';
+import { mkdtemp, mkdir, rm, realpath, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startTestProxy } from '../../core/testing.ts';
-import { tftpGet } from '../../lib/tftp/client.ts';
+import { startTestProxy } from '../../src/core/testing.ts';
+import { mountModule } from '../../src/core/inject.ts';
+import tftp from '../../src/modules/tftp/module.ts';
+import { tftpGet } from '../../src/lib/tftp/client.ts';
 
 async function withRoot<T>(fn: (root: string) => Promise<T>): Promise<T> {
   const base = await realpath(await mkdtemp(join(tmpdir(), 'tftpbuiltin-')));
@@ -17,6 +19,30 @@ async function withRoot<T>(fn: (root: string) => Promise<T>): Promise<T> {
     return await fn(join(base, 'root'));
   } finally {
     await rm(base, { recursive: true, force: true });
+  }
+}
+
+async function freeUdpPort(): Promise<number> {
+  const holder = createSocket('udp4');
+  await new Promise<void>((r) => holder.bind(0, '127.0.0.1', r));
+  const port = holder.address().port;
+  await new Promise<void>((r) => holder.close(r));
+  return port;
+}
+
+/** Binding `port` works, i.e. nothing holds it. */
+async function udpPortFree(port: number): Promise<boolean> {
+  const probe = createSocket('udp4');
+  try {
+    await new Promise<void>((resolve, reject) => {
+      probe.once('error', reject);
+      probe.bind(port, '127.0.0.1', resolve);
+    });
+    return true;
+  } catch {
+    return false;
+  } finally {
+    probe.close();
   }
 }
 
@@ -77,9 +103,30 @@ test('an out-of-range limit fails the module naming the setting', async () => {
     try {
       assert.equal((await v2(proxy)).tftp.state, 'failed');
       const logs = JSON.parse((await proxy.request('GET', '/logs')).body);
-      assert.match(logs.info.failed_modules.tftp, /builtin_server_max_blksize' must be a number between 512 and 65464, got 100/);
+      assert.match(logs.info.failed_modules.tftp, /builtin_server_max_blksize must be a whole number of bytes between 512 and 65464, got 100/);
     } finally {
       await proxy.close();
     }
+  });
+});
+
+test('the instance binds the server in start(), not in create(), and releases it in close()', async () => {
+  await withRoot(async (root) => {
+    const port = await freeUdpPort();
+    await writeFile(join(root, 'hello.txt'), 'hi\n');
+    const mounted = await mountModule(tftp, {
+      settings: { tftproot: root, builtin_server: true, builtin_server_bind: '127.0.0.1', builtin_server_port: port },
+    });
+    try {
+      assert.equal(await udpPortFree(port), true, 'create() must not bind');
+      await mounted.instance.start?.();
+      assert.equal(await udpPortFree(port), false);
+      const chunks: Buffer[] = [];
+      await tftpGet({ host: '127.0.0.1', port, filename: 'hello.txt', sink: (c) => chunks.push(Buffer.from(c)) });
+      assert.equal(Buffer.concat(chunks).toString(), 'hi\n');
+    } finally {
+      await mounted.close();
+    }
+    assert.equal(await udpPortFree(port), true, 'close() releases the port');
   });
 });

@@ -46,15 +46,6 @@ export function errorTable<const T extends Record<string, ErrorRow>>(module: str
   return out as ErrorFactories<T>;
 }
 
-export const badRequest = (message: string, code = 'bad_request'): ProxyError => new ProxyError(400, message, code);
-export const forbidden = (message: string, code = 'forbidden'): ProxyError => new ProxyError(403, message, code);
-export const notFound = (message: string, code = 'not_found'): ProxyError => new ProxyError(404, message, code);
-export const conflict = (message: string, code = 'conflict'): ProxyError => new ProxyError(409, message, code);
-export const notImplemented = (message: string, code = 'not_implemented'): ProxyError =>
-  new ProxyError(501, message, code);
-export const unavailable = (message: string, retryAfterSeconds = 5, code = 'unavailable'): ProxyError =>
-  new ProxyError(503, message, code, { 'retry-after': String(retryAfterSeconds) });
-
 /** Raised while loading settings: names the file and key so the operator can fix it. */
 export class SettingsError extends Error {
   readonly file: string;

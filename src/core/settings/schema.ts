@@ -118,7 +118,9 @@ export function url(o: WithDefault<string> | Required): TString;
 export function url(o: WithoutDefault & { optional?: boolean }): TOptional<TString>;
 export function url(o: SettingDocs & { default?: string; optional?: boolean }): TString | TOptional<TString> {
   const checks: ReferenceCheck[] = [o.optional ? 'optional_url' : 'url', ...(o.checks ?? [])];
-  return optionalUnless(Type.String(keywords({ ...o, checks })), o.default !== undefined || o.required === true);
+  // The url check refuses an empty value with the reference's own message, so `required` only
+  // types the setting as always present; it adds no presence check of its own.
+  return optionalUnless(Type.String(keywords({ ...o, required: false, checks })), o.default !== undefined || o.required === true);
 }
 
 export function integer(o: (WithDefault<number> | Required) & NumberRange): TInteger;

@@ -5,6 +5,7 @@ import { Bulkhead } from '../../../../core/bulkhead.ts';
 import { defineProvider, type Closeable } from '../../../../core/module.ts';
 import * as setting from '../../../../core/settings/schema.ts';
 import { environmentList } from '../../../../lib/puppet/classes.ts';
+import { puppetServerSettings } from '../../../../lib/puppet/server-settings.ts';
 import { createPuppetServerClient, parseJson, type PuppetServerClient } from '../../../../lib/puppet/server-client.ts';
 import { PUPPET_SETTINGS } from '../../module.ts';
 import { EnvironmentNotFoundError, type PuppetProvider } from '../../provider.ts';
@@ -79,24 +80,9 @@ export default defineProvider({
   summary: "Puppet Server's v3 API for environments and classes, with the proxy's client certificate.",
   moduleSettings: PUPPET_SETTINGS,
   settings: setting.settings({
-    puppet_url: setting.url({
-      example: 'https://puppet.example.com:8140',
-      description: 'URL of the Puppet Server (required), also shown to Foreman. A path prefix is kept.',
-    }),
-    puppet_ssl_ca: setting.file({
-      default: '/var/lib/puppet/ssl/certs/ca.pem',
-      checks: ['readable'],
-      description: "CA that signed the Puppet Server's certificate; the server is verified against it.",
-    }),
-    puppet_ssl_cert: setting.file({
-      checks: ['readable'],
-      example: '/etc/puppetlabs/puppet/ssl/certs/proxy.example.com.pem',
-      description: "The proxy's client certificate towards Puppet Server, presented together with puppet_ssl_key.",
-    }),
-    puppet_ssl_key: setting.file({
-      checks: ['readable'],
-      example: '/etc/puppetlabs/puppet/ssl/private_keys/proxy.example.com.pem',
-      description: 'The key of puppet_ssl_cert.',
+    ...puppetServerSettings({
+      urlDescription: 'URL of the Puppet Server (required), also shown to Foreman. A path prefix is kept.',
+      caDefault: '/var/lib/puppet/ssl/certs/ca.pem',
     }),
     api_timeout: setting.number({
       default: 30,
@@ -109,11 +95,7 @@ export default defineProvider({
   }),
   async create(ctx) {
     const s = ctx.settings;
-    const client = await createPuppetServerClient(
-      // The schema's url check refused a missing puppet_url before create() runs.
-      { puppet_url: s.puppet_url ?? '', puppet_ssl_ca: s.puppet_ssl_ca, puppet_ssl_cert: s.puppet_ssl_cert, puppet_ssl_key: s.puppet_ssl_key },
-      { timeoutMs: ENVIRONMENTS_TIMEOUT_MS, connections: 8 },
-    );
+    const client = await createPuppetServerClient(s, { timeoutMs: ENVIRONMENTS_TIMEOUT_MS, connections: 8 });
     return puppetApi({ client, apiTimeoutMs: s.api_timeout * 1000, signal: ctx.signal, log: ctx.log });
   },
 });

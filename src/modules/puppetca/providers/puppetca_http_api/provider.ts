@@ -6,6 +6,7 @@ import { Bulkhead } from '../../../../core/bulkhead.ts';
 import { defineProvider } from '../../../../core/module.ts';
 import * as setting from '../../../../core/settings/schema.ts';
 import { certificateList } from '../../../../lib/puppet/cert-status.ts';
+import { puppetServerSettings } from '../../../../lib/puppet/server-settings.ts';
 import { createPuppetServerClient, parseJson, type PuppetReply, type PuppetServerClient } from '../../../../lib/puppet/server-client.ts';
 import { PUPPETCA_SETTINGS } from '../../module.ts';
 import type { CertificateProvider } from '../../provider.ts';
@@ -79,33 +80,14 @@ export default defineProvider({
     "endpoints in Puppet Server's auth.conf (foreman-installer does this).",
   moduleSettings: PUPPETCA_SETTINGS,
   settings: setting.settings({
-    puppet_url: setting.url({
-      example: 'https://puppet.example.com:8140',
-      description: "URL of the Puppet CA server (required), also shown to Foreman as the host's Puppet CA. A path prefix is kept.",
-    }),
-    puppet_ssl_ca: setting.file({
-      default: '/etc/puppetlabs/puppet/ssl/certs/ca.pem',
-      checks: ['readable'],
-      description: "CA that signed the Puppet Server's certificate; the server is verified against it.",
-    }),
-    puppet_ssl_cert: setting.file({
-      checks: ['readable'],
-      example: '/etc/puppetlabs/puppet/ssl/certs/proxy.example.com.pem',
-      description: "The proxy's client certificate towards Puppet Server, presented together with puppet_ssl_key.",
-    }),
-    puppet_ssl_key: setting.file({
-      checks: ['readable'],
-      example: '/etc/puppetlabs/puppet/ssl/private_keys/proxy.example.com.pem',
-      description: 'The key of puppet_ssl_cert.',
+    ...puppetServerSettings({
+      urlDescription: "URL of the Puppet CA server (required), also shown to Foreman as the host's Puppet CA. A path prefix is kept.",
+      caDefault: '/etc/puppetlabs/puppet/ssl/certs/ca.pem',
     }),
   }),
   async create(ctx) {
     const s = ctx.settings;
-    const client = await createPuppetServerClient(
-      // The schema's url check refused a missing puppet_url before create() runs.
-      { puppet_url: s.puppet_url ?? '', puppet_ssl_ca: s.puppet_ssl_ca, puppet_ssl_cert: s.puppet_ssl_cert, puppet_ssl_key: s.puppet_ssl_key },
-      { timeoutMs: OPERATION_DEADLINE_MS, connections: 8 },
-    );
+    const client = await createPuppetServerClient(s, { timeoutMs: OPERATION_DEADLINE_MS, connections: 8 });
     const bulkhead = new Bulkhead({ name: 'puppetca', limit: 8, queue: 100, queueTimeoutMs: 10_000 });
     return { ...puppetCaHttpApi(client, bulkhead), close: () => client.close() };
   },

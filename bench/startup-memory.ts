@@ -27,7 +27,8 @@ function rssMb(pid: number): number {
 
 async function once(tree: string, settingsDir: string): Promise<{ readyMs: number; rss: number }> {
   const t0 = process.hrtime.bigint();
-  const child = spawn(process.execPath, [join(tree, 'src/main.ts'), '--settings', settingsDir], {
+  const only = process.env.BENCH_ONLY ? ['--only', process.env.BENCH_ONLY] : [];
+  const child = spawn(process.execPath, [join(tree, 'src/main.ts'), '--settings', settingsDir, ...only], {
     stdio: ['ignore', 'pipe', 'pipe'],
     // the compile cache is per tree and warm after the first run, as on a real host
     env: { ...process.env, SMART_PROXY_PRINT_READY: '1' },

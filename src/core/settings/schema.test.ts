@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Type } from '@sinclair/typebox';
+import { TypeGuard } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
 import { SettingsError } from '../errors.ts';
 import * as setting from './schema.ts';
 
@@ -17,7 +18,7 @@ const schema = setting.settings({
   timeout: setting.number({ default: 10, exclusiveMinimum: 0, maximum: 55, unit: 'seconds', description: 'timeout' }),
   retries: setting.integer({ default: 3, minimum: 0, maximum: 10, description: 'retries' }),
   mode: setting.oneOf(['fast', 'safe'], { default: 'safe', description: 'mode' }),
-  names: setting.list(Type.String(), { default: [], description: 'names' }),
+  names: setting.list({ default: [], description: 'names' }),
   user: setting.string({ requires: ['password_file'], description: 'user' }),
   password_file: setting.file({ checks: ['readable'], description: 'password file' }),
   url: setting.url({ optional: true, description: 'url' }),
@@ -90,4 +91,23 @@ test('documentation: type, default, constraints, extension', () => {
       ['backend', 'string', 'rest', 'one of `rest`', false, undefined],
     ],
   );
+});
+
+test("the schemas are typebox's: its TypeGuard accepts them and its Value.Check agrees with ours", async () => {
+  assert.ok(TypeGuard.IsObject(schema));
+  for (const [key, prop] of Object.entries(schema.properties)) assert.ok(TypeGuard.IsSchema(prop), key);
+  const samples: [string, unknown][] = [
+    ['port', 7911], ['port', 0], ['port', 65536],
+    ['timeout', 0], ['timeout', 0.5], ['timeout', 55], ['timeout', 56],
+    ['retries', -1], ['retries', 10],
+    ['mode', 'fast'], ['mode', 'quick'],
+    ['names', ['a', 'b']], ['names', []],
+  ];
+  for (const [key, value] of samples) {
+    const ours = (await check({ [key]: value })) === undefined;
+    const theirs = Value.Check(schema.properties[key as keyof typeof schema.properties], value);
+    assert.equal(ours, theirs, `${key} = ${JSON.stringify(value)}: ours ${ours}, typebox ${theirs}`);
+  }
+  const full = setting.typed(schema, setting.readDeclared('demo.yml', schema, { principal: 'p' }));
+  assert.ok(Value.Check(schema, full), 'a checked settings object is valid for typebox too');
 });

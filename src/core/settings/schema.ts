@@ -11,35 +11,46 @@
 // - documentation: the settings tables of the module READMEs and config/settings.d/*.yml are
 //   generated from the descriptions, defaults and examples (scripts/settings-docs.ts).
 //
-// typebox rather than a home-made declaration type: it is the schema language fastify routes and
-// the OpenAPI description use too, its schemas are plain JSON Schema that tools can read, and its
-// `Static` type gives modules typed settings without a second, hand-written interface.
+// typebox rather than a home-made declaration type: its schemas are plain JSON Schema that fastify,
+// the OpenAPI tools and typebox's own validator read, and its `Static` type gives modules typed
+// settings without a second, hand-written interface. Its run-time library is not loaded here,
+// though: it is 247 files, and importing it cost every start-up from source about 85 ms (measured
+// with bench/startup-memory.ts), because module definitions are read at start even when disabled.
+// So the builders below write typebox's schema objects themselves (JSON Schema plus typebox's
+// global `Kind`/`Optional` symbols; the settings need only a handful of kinds), and the few checks
+// settings need (type, range, pattern, enum) are made here. schema.test.ts holds both against
+// typebox's own TypeGuard and Value.Check, so the schemas stay typebox schemas.
 
 import { access, constants } from 'node:fs/promises';
-import {
-  Type,
-  Kind,
-  OptionalKind,
-  type Static,
-  type TArray,
-  type TBoolean,
-  type TInteger,
-  type TLiteral,
-  type TNumber,
-  type TObject,
-  type TOptional,
-  type TProperties,
-  type TRecord,
-  type TSchema,
-  type TString,
-  type TUnion,
-  type TUnknown,
+import type {
+  Static,
+  TArray,
+  TBoolean,
+  TInteger,
+  TLiteral,
+  TNumber,
+  TObject,
+  TOptional,
+  TProperties,
+  TRecord,
+  TSchema,
+  TString,
+  TUnion,
+  TUnknown,
 } from '@sinclair/typebox';
-import { Value } from '@sinclair/typebox/value';
 import { SettingsError } from '../errors.ts';
 import { asInteger, asList, asNumber, asString, describe } from './coerce.ts';
 
 export type { Static, TObject };
+
+/** typebox's markers: global symbols, so typebox's own functions recognise these schemas. */
+const Kind = Symbol.for('TypeBox.Kind');
+const OptionalKind = Symbol.for('TypeBox.Optional');
+
+/** A typebox schema of `kind` with JSON Schema `fields`. */
+function schemaOf<T extends TSchema>(kind: string, fields: Record<string, unknown>): T {
+  return { ...fields, [Kind]: kind } as unknown as T;
+}
 
 /** The reference's validators that have no JSON Schema keyword. */
 export type ReferenceCheck = 'presence' | 'readable' | 'url' | 'optional_url';
@@ -99,7 +110,7 @@ function keywords(docs: SettingDocs & { default?: unknown }): Record<string, unk
 }
 
 function optionalUnless<T extends TSchema>(schema: T, hasDefault: boolean): T | TOptional<T> {
-  return hasDefault ? schema : (Type.Optional(schema) as TOptional<T>);
+  return hasDefault ? schema : ({ ...schema, [OptionalKind]: 'Optional' } as TOptional<T>);
 }
 
 // Builders. A setting with a default is a required property of the typed settings (and, as in the
@@ -107,7 +118,8 @@ function optionalUnless<T extends TSchema>(schema: T, hasDefault: boolean): T | 
 export function string(o: (WithDefault<string> | Required) & { pattern?: string }): TString;
 export function string(o: WithoutDefault & { pattern?: string }): TOptional<TString>;
 export function string(o: SettingDocs & { default?: string; pattern?: string }): TString | TOptional<TString> {
-  return optionalUnless(Type.String({ ...keywords(o), ...(o.pattern ? { pattern: o.pattern } : {}) }), o.default !== undefined || o.required === true);
+  const pattern = o.pattern ? { pattern: o.pattern } : {};
+  return optionalUnless(schemaOf<TString>('String', { ...keywords(o), ...pattern, type: 'string' }), o.default !== undefined || o.required === true);
 }
 
 /** A path; `checks: ['readable']` makes the reference's file_readable validator apply. */
@@ -120,58 +132,62 @@ export function url(o: SettingDocs & { default?: string; optional?: boolean }): 
   const checks: ReferenceCheck[] = [o.optional ? 'optional_url' : 'url', ...(o.checks ?? [])];
   // The url check refuses an empty value with the reference's own message, so `required` only
   // types the setting as always present; it adds no presence check of its own.
-  return optionalUnless(Type.String(keywords({ ...o, required: false, checks })), o.default !== undefined || o.required === true);
+  const schema = schemaOf<TString>('String', { ...keywords({ ...o, required: false, checks }), type: 'string' });
+  return optionalUnless(schema, o.default !== undefined || o.required === true);
 }
 
 export function integer(o: (WithDefault<number> | Required) & NumberRange): TInteger;
 export function integer(o: WithoutDefault & NumberRange): TOptional<TInteger>;
 export function integer(o: SettingDocs & { default?: number } & NumberRange): TInteger | TOptional<TInteger> {
-  return optionalUnless(Type.Integer({ ...keywords(o), ...range(o) }), o.default !== undefined || o.required === true);
+  return optionalUnless(schemaOf<TInteger>('Integer', { ...keywords(o), ...range(o), type: 'integer' }), o.default !== undefined || o.required === true);
 }
 
 export function number(o: (WithDefault<number> | Required) & NumberRange): TNumber;
 export function number(o: WithoutDefault & NumberRange): TOptional<TNumber>;
 export function number(o: SettingDocs & { default?: number } & NumberRange): TNumber | TOptional<TNumber> {
-  return optionalUnless(Type.Number({ ...keywords(o), ...range(o) }), o.default !== undefined || o.required === true);
+  return optionalUnless(schemaOf<TNumber>('Number', { ...keywords(o), ...range(o), type: 'number' }), o.default !== undefined || o.required === true);
 }
 
 /** A port number (1–65535). */
 export function port(o: WithDefault<number>): TInteger {
-  return Type.Integer({ ...keywords(o), minimum: 1, maximum: 65535 });
+  return schemaOf<TInteger>('Integer', { ...keywords(o), minimum: 1, maximum: 65535, type: 'integer' });
 }
 
 /** A YAML boolean; anything else fails the group with the reference's boolean message. */
 export function boolean(o: WithDefault<boolean>): TBoolean;
 export function boolean(o: WithoutDefault): TOptional<TBoolean>;
 export function boolean(o: SettingDocs & { default?: boolean }): TBoolean | TOptional<TBoolean> {
-  return optionalUnless(Type.Boolean(keywords(o)), o.default !== undefined);
+  return optionalUnless(schemaOf<TBoolean>('Boolean', { ...keywords(o), type: 'boolean' }), o.default !== undefined);
 }
 
 /** One of a fixed set of strings (the reference's enum validator message). */
 export function oneOf<const V extends readonly string[]>(values: V, o: WithDefault<V[number]>): TUnion<TLiteral<V[number]>[]>;
 export function oneOf<const V extends readonly string[]>(values: V, o: WithoutDefault): TOptional<TUnion<TLiteral<V[number]>[]>>;
 export function oneOf<const V extends readonly string[]>(values: V, o: SettingDocs & { default?: V[number] }): TSchema {
-  const literals = values.map((v) => Type.Literal(v)) as TLiteral<V[number]>[];
-  return optionalUnless(Type.Union(literals, keywords(o)), o.default !== undefined);
+  const literals = values.map((v) => schemaOf<TLiteral<V[number]>>('Literal', { const: v, type: 'string' }));
+  return optionalUnless(schemaOf<TUnion<TLiteral<V[number]>[]>>('Union', { ...keywords(o), anyOf: literals }), o.default !== undefined);
 }
 
-/** A list; a scalar in the file counts as a one-element list. */
-export function list<T extends TSchema>(items: T, o: WithDefault<Static<T>[]>): TArray<T>;
-export function list<T extends TSchema>(items: T, o: WithoutDefault): TOptional<TArray<T>>;
-export function list<T extends TSchema>(items: T, o: SettingDocs & { default?: Static<T>[] }): TArray<T> | TOptional<TArray<T>> {
-  return optionalUnless(Type.Array(items, keywords(o)), o.default !== undefined);
+/** A list of strings; a scalar in the file counts as a one-element list. */
+export function list(o: WithDefault<string[]>): TArray<TString>;
+export function list(o: WithoutDefault): TOptional<TArray<TString>>;
+export function list(o: SettingDocs & { default?: string[] }): TArray<TString> | TOptional<TArray<TString>> {
+  const items = schemaOf<TString>('String', { type: 'string' });
+  return optionalUnless(schemaOf<TArray<TString>>('Array', { ...keywords(o), type: 'array', items }), o.default !== undefined);
 }
 
 /** A mapping of names to anything. */
 export function map(o: WithoutDefault): TOptional<TRecord<TString, TUnknown>> {
-  return Type.Optional(Type.Record(Type.String(), Type.Unknown(), keywords(o)));
+  const values = schemaOf<TUnknown>('Unknown', {});
+  const record = schemaOf<TRecord<TString, TUnknown>>('Record', { ...keywords(o), type: 'object', patternProperties: { '^(.*)$': values } });
+  return optionalUnless(record, false) as TOptional<TRecord<TString, TUnknown>>;
 }
 
 /** Any YAML value, checked by the module itself. */
 export function any(o: WithDefault<unknown>): TUnknown;
 export function any(o: WithoutDefault): TOptional<TUnknown>;
 export function any(o: SettingDocs & { default?: unknown }): TUnknown | TOptional<TUnknown> {
-  return optionalUnless(Type.Unknown(keywords(o)), o.default !== undefined);
+  return optionalUnless(schemaOf<TUnknown>('Unknown', keywords(o)), o.default !== undefined);
 }
 
 function range(o: NumberRange): NumberRange {
@@ -182,10 +198,11 @@ function range(o: NumberRange): NumberRange {
 
 /** The settings of one file: `settings({ key: setting.integer(…), … })`. */
 export function settings<P extends TProperties>(properties: P): TObject<P> {
-  return Type.Object(properties);
+  const required = Object.keys(properties).filter((k) => !isOptional(properties[k]));
+  return schemaOf<TObject<P>>('Object', { type: 'object', properties, ...(required.length ? { required } : {}) });
 }
 
-export const EMPTY_SETTINGS = Type.Object({});
+export const EMPTY_SETTINGS = settings({});
 
 // ---------------------------------------------------------------------------------------------
 // Reading
@@ -315,6 +332,20 @@ function requirement(schema: TSchema): string {
   return `must be ${what}`;
 }
 
+/** Whether `value` keeps the bounds and pattern of its schema (reading already checked its type). */
+function withinBounds(schema: TSchema, value: unknown): boolean {
+  const s = schema as TSchema & NumberRange & { pattern?: string };
+  if (typeof value === 'number') {
+    if (kindOf(schema) === 'Integer' && !Number.isInteger(value)) return false;
+    if (s.minimum !== undefined && value < s.minimum) return false;
+    if (s.maximum !== undefined && value > s.maximum) return false;
+    if (s.exclusiveMinimum !== undefined && value <= s.exclusiveMinimum) return false;
+    if (s.exclusiveMaximum !== undefined && value >= s.exclusiveMaximum) return false;
+  }
+  if (typeof value === 'string' && s.pattern !== undefined && !new RegExp(s.pattern, 'u').test(value)) return false;
+  return true;
+}
+
 /**
  * The first mistake in `values` (the merged settings of the file and, for a provider, its
  * module), in declaration order, or undefined. `name` is the file's plugin name (`dhcp_kea`).
@@ -349,8 +380,7 @@ export async function checkDeclared(name: string, file: string, schema: TObject,
       if (!allowed.includes(value as string)) return theirs(key, `Parameter '${key}' must be one of ${allowed.join(', ')}`);
       continue;
     }
-    const firstError = Value.Errors(prop, value).First();
-    if (firstError) return ours(key, `${requirement(firstError.schema)}, got ${show(firstError.value)}`);
+    if (!withinBounds(prop, value)) return ours(key, `${requirement(prop)}, got ${show(value)}`);
     for (const other of (prop[X.requires] as string[] | undefined) ?? []) {
       if (empty(values[other])) return ours(key, `needs ${other} to be set too`);
     }

@@ -1,7 +1,6 @@
 // The DHCP module (spec dhcp.md): subnets, reservations and leases of the DHCP backend named by
 // use_provider (dhcp_isc by default, or dhcp_kea), and free-IP suggestions.
 
-import { Type } from '@sinclair/typebox';
 import { defineModule, type Providers } from '../../core/module.ts';
 import * as setting from '../../core/settings/schema.ts';
 import type { DhcpProvider } from './provider.ts';
@@ -15,7 +14,7 @@ export const DHCP_SETTINGS = setting.settings({
     default: '127.0.0.1',
     description: "Address of the DHCP server. dhcp_isc sends OMAPI requests there (port: dhcp_isc's omapi_port); dhcp_kea does not use it.",
   }),
-  subnets: setting.list(Type.String(), {
+  subnets: setting.list({
     default: [],
     description:
       '"network/netmask" strings (e.g. 192.168.205.0/255.255.255.128) restricting the reported subnets, for providers that honour it. dhcp_isc and dhcp_kea ignore it (as the reference\'s ISC provider does).',

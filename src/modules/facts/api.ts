@@ -3,7 +3,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { ModuleInstance } from '../../core/module.ts';
 import { FactsError } from './errors.ts';
-import { gatherFacts, type Facts } from './gather.ts';
+import type { Facts } from './gather.ts';
 
 /** `{"<fact>": value}`; 404 for a null/false value; 400 for a name no fact has (reference quirk). */
 export function lookupFact(facts: Facts, name: string): Facts {
@@ -16,10 +16,13 @@ export function lookupFact(facts: Facts, name: string): Facts {
 /** The running facts module. Concurrent requests share one gathering; the next one after it gathers afresh. */
 export function factsModule(): ModuleInstance {
   let inflight: Promise<Facts> | undefined;
+  // The gathering code is loaded on the first request: Foreman asks for facts rarely.
   const gather = (): Promise<Facts> =>
-    (inflight ??= gatherFacts().finally(() => {
-      inflight = undefined;
-    }));
+    (inflight ??= import('./gather.ts')
+      .then((g) => g.gatherFacts())
+      .finally(() => {
+        inflight = undefined;
+      }));
   return { routes: (app) => factsRoutes(app, gather) };
 }
 

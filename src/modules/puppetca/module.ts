@@ -1,7 +1,6 @@
 // The puppetca module (spec puppetca.md): Puppet CA certificates and autosigning, for Foreman's
 // host build ("Cleanup PuppetCA certificates", "Enable PuppetCA autosigning") and its UI.
 
-import { Type } from '@sinclair/typebox';
 import { defineModule, type Providers } from '../../core/module.ts';
 import * as setting from '../../core/settings/schema.ts';
 import { PuppetCaError } from './errors.ts';
@@ -24,7 +23,7 @@ export function autosignProviderId(useProvider: readonly string[]): string | und
 }
 
 export const PUPPETCA_SETTINGS = setting.settings({
-  use_provider: setting.list(Type.String(), {
+  use_provider: setting.list({
     default: ['puppetca_hostname_whitelisting'],
     description:
       "The autosign provider, a name or a one-element list: puppetca_hostname_whitelisting (Puppet's autosign.conf) " +

@@ -3,7 +3,7 @@
 // authorization (the host authenticates to Foreman with its Bearer token, which is relayed).
 
 import { defineModule } from '../../core/module.ts';
-import { UPSTREAM_SETTINGS } from '../../core/http/foreman-link.ts';
+import { UPSTREAM_SETTINGS } from '../../core/http/upstream-settings.ts';
 import * as setting from '../../core/settings/schema.ts';
 import { REGISTRATION_ERRORS } from './errors.ts';
 

@@ -2,7 +2,7 @@
 // the proxy. Client audience, no authorization, as in the reference.
 
 import { defineModule } from '../../core/module.ts';
-import { UPSTREAM_SETTINGS } from '../../core/http/foreman-link.ts';
+import { UPSTREAM_SETTINGS } from '../../core/http/upstream-settings.ts';
 import * as setting from '../../core/settings/schema.ts';
 
 export const TEMPLATES_SETTINGS = setting.settings({

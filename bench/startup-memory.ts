@@ -4,10 +4,13 @@
 //
 // With BASELINE_TREE=<dir of another checkout> (e.g. a `git worktree` of an older commit, with
 // node_modules), the same settings are started from that tree too, alternating A B A B, so the
-// two are compared in the same run on the same machine. Run: npm run bench -- startup-memory
+// two are compared in the same run on the same machine. A directory holding a bundled build
+// (`npm run build -- DIR`: smart-proxy.mjs) is started from that build; BENCH_TREE replaces this
+// tree, so two builds can be compared. BENCH_ONLY=a,b passes `--only a,b`.
+// Run: npm run bench -- startup-memory
 
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,7 +20,7 @@ import { writeSettingsDir } from '../src/core/testing.ts';
 const RUNS = Number(process.env.BENCH_ROUNDS ?? 7);
 const IDLE_MS = 1000;
 const here = fileURLToPath(new URL('..', import.meta.url));
-const trees: [string, string][] = [['this tree', here]];
+const trees: [string, string][] = [['this tree', process.env.BENCH_TREE ?? here]];
 if (process.env.BASELINE_TREE) trees.push(['baseline', process.env.BASELINE_TREE]);
 
 function rssMb(pid: number): number {
@@ -28,7 +31,9 @@ function rssMb(pid: number): number {
 async function once(tree: string, settingsDir: string): Promise<{ readyMs: number; rss: number }> {
   const t0 = process.hrtime.bigint();
   const only = process.env.BENCH_ONLY ? ['--only', process.env.BENCH_ONLY] : [];
-  const child = spawn(process.execPath, [join(tree, 'src/main.ts'), '--settings', settingsDir, ...only], {
+  const bundled = join(tree, 'smart-proxy.mjs');
+  const entry = existsSync(bundled) ? bundled : join(tree, 'src/main.ts');
+  const child = spawn(process.execPath, [entry, '--settings', settingsDir, ...only], {
     stdio: ['ignore', 'pipe', 'pipe'],
     // the compile cache is per tree and warm after the first run, as on a real host
     env: { ...process.env, SMART_PROXY_PRINT_READY: '1' },

@@ -159,7 +159,6 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     done();
   });
 
-  app.decorateRequest('errorCode', undefined);
   app.setErrorHandler(errorHandler(log));
 
   app.setNotFoundHandler((_request, reply) => {

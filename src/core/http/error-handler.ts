@@ -67,16 +67,8 @@ export function errorHandler(log: Logger, policy: ErrorPolicy = {}) {
       return reply.code(500).header('content-type', 'text/html').send('<h1>Internal Server Error</h1>');
     }
     rlog.error(error.message, error.status >= 500 ? err : undefined);
-    request.errorCode = error.code;
     if (reply.sent) return;
     if (policy.send) return policy.send(reply, request, error);
     return sendError(reply, request, error.status, error.message, error.headers);
   };
-}
-
-declare module 'fastify' {
-  interface FastifyRequest {
-    /** Stable code of the error this request was answered with (for logs and metrics). */
-    errorCode: string | undefined;
-  }
 }

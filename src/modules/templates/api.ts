@@ -116,8 +116,7 @@ async function relay(request: FastifyRequest, reply: FastifyReply, relayTo: Rela
  */
 export async function templatesModule(settings: Static<typeof TEMPLATES_SETTINGS>, global: GlobalSettings): Promise<ModuleInstance> {
   const link = await openForemanLink('templates', settings, global);
-  // The url check fails the module when template_url is unset; the spec's answer for it is ''.
-  const relayTo: Relay = { link, templateUrl: settings.template_url ?? '' };
+  const relayTo: Relay = { link, templateUrl: settings.template_url };
   return {
     // The reference checks foreman_url in its legacy init hook: the failure is recorded but the
     // module stays running (and every relayed request then fails).

@@ -7,6 +7,7 @@ import * as setting from '../../core/settings/schema.ts';
 
 export const TEMPLATES_SETTINGS = setting.settings({
   template_url: setting.url({
+    required: true,
     example: 'http://smart-proxy.example.com:8000',
     description:
       "The URL hosts use to reach this proxy's template endpoints; Foreman embeds it in the templates it renders. " +

@@ -9,7 +9,7 @@ import { PROXY_VERSION } from './core/version.ts';
 import { BUNDLES, InstanceError, resolveInstance } from './core/instances.ts';
 import { loadGlobalSettings } from './core/settings/load-global.ts';
 import { discoverCatalogue } from './core/registry.ts';
-import { ModuleLoader } from './core/lifecycle.ts';
+import { ModuleLoader, unknownModuleMessage } from './core/lifecycle.ts';
 import { LogBuffer } from './core/log-buffer.ts';
 import { silentLogger } from './core/logging.ts';
 import { modulesFor, resolveListeners } from './core/http/listeners.ts';
@@ -77,6 +77,8 @@ async function check(settingsDir: string, only: string[] | undefined, bundle: st
     process.stdout.write(`${r.def.name}: ${r.state}${detail}\n`);
     if (r.state === 'failed') bad++;
   }
+  // Not a failure: the proxy starts and ignores these files, as the reference does.
+  for (const f of loader.unknownModuleFiles) process.stdout.write(`warning: ${unknownModuleMessage(f)}\n`);
   process.stdout.write(bad === 0 ? 'settings OK\n' : `${bad} module(s) would fail\n`);
   return bad === 0 ? 0 : 1;
 }

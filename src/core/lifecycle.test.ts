@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, mkdir, writeFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ModuleLoader, parseEnabled } from './lifecycle.ts';
+import { ModuleLoader, findUnknownModuleFiles, parseEnabled, unknownModuleMessage } from './lifecycle.ts';
 import { parseGlobalSettings } from './settings/load-global.ts';
 import { defineModule, defineProvider, type ModuleDefinition, type ProviderDefinition } from './module.ts';
 import { silentLogger } from './logging.ts';
@@ -225,4 +225,29 @@ test('a close() that hangs does not hold up shutdown beyond the deadline', async
   const l = await load({ alpha: ':enabled: true\n' }, [hanging] as ModuleDefinition[]);
   await l.close(50);
   assert.deepEqual(events, ['create alpha_one', 'close alpha_one']);
+});
+
+test('settings.d files that enable a module nobody provides are listed; provider and known files are not', async () => {
+  const loader = await load({
+    alpha: ':enabled: true\n',
+    alpha_one: ':server: a\n', // a provider file
+    beta: ':enabled: false\n',
+    openscap: ':enabled: https\n',
+    remote_execution_ssh: 'enabled: true\n',
+    salt: ':enabled: false\n', // unknown but not enabled
+    broken: ':enabled: [\n', // unknown and unparsable: skipped, as the reference never reads it
+  });
+  assert.deepEqual(
+    loader.unknownModuleFiles.map((f) => [f.module, f.file.endsWith(`/settings.d/${f.module}.yml`)]),
+    [
+      ['openscap', true],
+      ['remote_execution_ssh', true],
+    ],
+  );
+  assert.match(unknownModuleMessage(loader.unknownModuleFiles[0]), /\/settings\.d\/openscap\.yml enables module 'openscap', which this proxy does not have; ignored$/);
+  assert.equal(loader.records.get('alpha')?.state, 'running');
+});
+
+test('no settings directory: nothing to report', async () => {
+  assert.deepEqual(await findUnknownModuleFiles('/nonexistent/settings.d', { modules: new Map(), providers: new Map() }), []);
 });

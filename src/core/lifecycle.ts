@@ -4,6 +4,7 @@
 // instance → start it. A failing group is reported `failed` and whatever it had created is closed;
 // the other groups run on. On shutdown everything created is closed in reverse order.
 
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { errorText } from './errors.ts';
 import {
@@ -134,6 +135,47 @@ async function readAll(opts: LoadOptions): Promise<Pending[]> {
   return pending;
 }
 
+/** A settings.d file that enables a module this proxy does not have (another plugin's, a typo). */
+export interface UnknownModuleFile {
+  readonly file: string;
+  readonly module: string;
+}
+
+export function unknownModuleMessage(f: UnknownModuleFile): string {
+  return `${f.file} enables module '${f.module}', which this proxy does not have; ignored`;
+}
+
+/**
+ * settings.d files named after no module and no provider of the catalogue that enable a module:
+ * the reference ignores them without a word, which hides a missing plugin or a misspelt file name.
+ * Provider files have no `enabled` key, so they are never reported; an unreadable or malformed
+ * file of an unknown name is skipped, as the reference never reads it either.
+ */
+export async function findUnknownModuleFiles(settingsDirectory: string, catalogue: Catalogue): Promise<UnknownModuleFile[]> {
+  let names: string[];
+  try {
+    names = await readdir(settingsDirectory);
+  } catch {
+    return []; // no settings.d: every module uses its defaults, as readAll reports
+  }
+  const known = new Set([
+    ...catalogue.modules.keys(),
+    ...(catalogue.broken?.keys() ?? []),
+    ...catalogue.providers.keys(),
+    ...(catalogue.providerLoaders?.keys() ?? []),
+  ]);
+  const found: UnknownModuleFile[] = [];
+  for (const name of names.sort()) {
+    if (!name.endsWith('.yml')) continue;
+    const module = name.slice(0, -'.yml'.length);
+    if (known.has(module)) continue;
+    const file = join(settingsDirectory, name);
+    const raw = await readSettingsFile(file).catch(() => undefined);
+    if (raw && parseEnabled(raw.enabled) !== false) found.push({ file, module });
+  }
+  return found;
+}
+
 /** Stand-in definition for a module whose code failed to load: it is created by failing. */
 function brokenModule(name: string, reason: string): ModuleDefinition {
   return {
@@ -178,6 +220,8 @@ async function closeWithin(what: string, item: Closeable, ms: number, log: Logge
 export class ModuleLoader {
   readonly records = new Map<string, ModuleRecord>();
   readonly failedModules: Record<string, string> = {};
+  /** settings.d files enabling modules this proxy does not have (warned about, then ignored). */
+  unknownModuleFiles: readonly UnknownModuleFile[] = [];
   private readonly opts: LoadOptions;
   /** Everything created, in creation order: closed in reverse. */
   private readonly created: { name: string; item: Closeable }[] = [];
@@ -208,6 +252,8 @@ export class ModuleLoader {
   /** Read and check everything first (fatal on SettingsError), then bring each group up. */
   async load(): Promise<void> {
     const pending = await readAll(this.opts);
+    this.unknownModuleFiles = await findUnknownModuleFiles(this.opts.global.settingsDirectory, this.opts.catalogue);
+    for (const f of this.unknownModuleFiles) this.opts.log.warn(unknownModuleMessage(f));
     for (const p of pending) this.records.set(p.record.def.name, p.record);
     const alive = pending.filter((p) => p.record.enabled !== false);
 

@@ -109,8 +109,9 @@ export async function startProxy(opts: StartOptions): Promise<RunningProxy> {
       for (const l of listeners) for (const s of l.servers) s.close();
       throw err;
     }
-    const sockets = listeners.reduce((n, l) => n + l.servers.length, 0);
-    log.info(`Smart proxy has launched on ${sockets} socket(s), waiting for requests`);
+    // The reference counts its launched applications (one per listener, HTTP and HTTPS), not the
+    // bound addresses, although the message says sockets.
+    log.info(`Smart proxy has launched on ${listeners.length} socket(s), waiting for requests`);
 
     let closing: Promise<void> | undefined;
     const close = (graceMs = 10_000): Promise<void> =>

@@ -50,6 +50,46 @@ test('check: good settings exit 0, bad ones exit 1 naming file and key', async (
   }
 });
 
+test('a settings.d file enabling a module this proxy lacks is reported by check and warned about at start', async () => {
+  const dir = await tempDir('sp-cli');
+  const log = join(dir, 'proxy.log');
+  try {
+    const files = {
+      logs: ':enabled: true\n',
+      openscap: ':enabled: https\n:openscap_send_log_file: /var/log/foreman-proxy/cron.log\n',
+      dynflow: '---\n:enabled: true\n',
+      // not reported: a known module's file, a provider's file, a disabled unknown module, a file without enabled
+      dhcp: ':enabled: false\n',
+      dhcp_isc: ':config: /etc/dhcp/dhcpd.conf\n',
+      salt: ':enabled: false\n',
+      notes: ':anything: 1\n',
+    };
+    await writeSettingsDir(dir, { http_port: 0, bind_host: '127.0.0.1', log_file: log }, files);
+    const r = await runProxyCli(['check', '--settings', dir]);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    const warnings = r.stdout.split('\n').filter((l) => l.startsWith('warning: '));
+    const d = (name: string): string => join(dir, 'settings.d', name);
+    assert.deepEqual(warnings, [
+      `warning: ${d('dynflow.yml')} enables module 'dynflow', which this proxy does not have; ignored`,
+      `warning: ${d('openscap.yml')} enables module 'openscap', which this proxy does not have; ignored`,
+    ]);
+    assert.match(r.stdout, /^settings OK$/m);
+
+    const p = await startProxyProcess(['--settings', dir]);
+    try {
+      await waitFor('the start-up log', async () => (await readFile(log, 'utf8')).includes('Smart proxy has launched'));
+      const lines = (await readFile(log, 'utf8')).split('\n').filter((l) => l.includes('which this proxy does not have'));
+      assert.equal(lines.length, 2, lines.join('\n'));
+      assert.match(lines[0], new RegExp(`\\[W\\] ${d('dynflow.yml').replace(/[.]/g, '\\.')} enables module 'dynflow', which this proxy does not have; ignored$`));
+      assert.match(lines[1], /\[W\] .*openscap\.yml enables module 'openscap'/);
+    } finally {
+      assert.equal(await p.stop(), 0);
+    }
+  } finally {
+    await removeDir(dir);
+  }
+});
+
 test('check: module-level mistakes fail with file, key and reason; a provider is really created', async () => {
   const dir = await tempDir('sp-cli');
   const d = (name: string): string => join(dir, 'settings.d', name);

@@ -26,6 +26,10 @@ test('HTTP peer not in trusted_hosts gets the reference 403, open endpoints stay
     const r = await p.request('GET', '/logs/');
     assert.equal(r.status, 403);
     assert.equal(r.body, `Untrusted client ${name} attempted to access /. Check :trusted_hosts: in settings.yml`);
+    // /v2/features is the reference's /features route of its /v2 mount: the message names /features.
+    const v2 = await p.request('GET', '/v2/features');
+    assert.equal(v2.status, 403);
+    assert.equal(v2.body, `Untrusted client ${name} attempted to access /features. Check :trusted_hosts: in settings.yml`);
     assert.equal((await p.request('GET', '/features')).status, 200);
     assert.equal((await p.request('GET', '/version')).status, 200);
     // Without an Accept header asking for JSON the error is labelled as HTML, as the reference does.

@@ -56,18 +56,21 @@ test('300 slow connections do not stop a normal GET /features', async (t) => {
   const httpsPort = portOf(proxy, 'https');
   const hostile: Hostile[] = [];
 
+  // The hostile connections come from five loopback addresses (all of 127/8 is loopback), 40 per
+  // address and port, below max_connections_per_peer: this test is about the timeouts.
+  const from = (port: number, i: number): Socket => connect({ port, host: '127.0.0.1', localAddress: `127.0.1.${1 + (i % 5)}` });
   // 100 HTTP slowloris: a request line, then one header byte every second.
   for (let i = 0; i < 100; i++) {
-    const s = connect(httpPort, '127.0.0.1');
+    const s = from(httpPort, i);
     s.on('connect', () => s.write('GET /features HTTP/1.1\r\nHost: x\r\nX-Slow: '));
     hostile.push(track(s));
   }
   // 100 TCP connections to the TLS port that never send a ClientHello.
-  for (let i = 0; i < 100; i++) hostile.push(track(connect(httpsPort, '127.0.0.1')));
+  for (let i = 0; i < 100; i++) hostile.push(track(from(httpsPort, i)));
   // 100 TLS slowloris: a completed handshake, then a header trickle.
   const ca = readFileSync(pki.caCert);
   for (let i = 0; i < 100; i++) {
-    const s = tlsConnect({ host: '127.0.0.1', port: httpsPort, ca, servername: 'localhost' });
+    const s = tlsConnect({ socket: from(httpsPort, i), ca, servername: 'localhost' });
     s.on('secureConnect', () => s.write('GET /features HTTP/1.1\r\nHost: x\r\nX-Slow: '));
     hostile.push(track(s));
   }

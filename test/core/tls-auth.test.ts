@@ -81,7 +81,7 @@ test('a certificate from another CA is refused at the handshake', async () => {
 test('CN not in trusted_hosts → 403; CN in the list → 200', async () => {
   const denied = await fetchUrl(httpsUrl(proxy, '/v2/features'), { tls: { ca: pki.caCert, ...stranger } });
   assert.equal(denied.status, 403);
-  assert.equal(denied.body, 'Untrusted client intruder.example.com attempted to access . Check :trusted_hosts: in settings.yml');
+  assert.equal(denied.body, 'Untrusted client intruder.example.com attempted to access /features. Check :trusted_hosts: in settings.yml');
   const ok = await fetchUrl(httpsUrl(proxy, '/v2/features'), { tls: { ca: pki.caCert, ...trusted } });
   assert.equal(ok.status, 200);
   const body = JSON.parse(ok.body);
@@ -94,7 +94,11 @@ test('authorization runs before routing: 403 for an unknown path under a protect
   // logs is mounted on HTTP only here, so use the proxy whose HTTPS listener guards /v2/features.
   const r = await fetchUrl(httpsUrl(proxy, '/v2/features/nothing'), { tls: { ca: pki.caCert, ...stranger } });
   assert.equal(r.status, 403);
-  assert.equal(r.body, 'Untrusted client intruder.example.com attempted to access /nothing. Check :trusted_hosts: in settings.yml');
+  assert.equal(r.body, 'Untrusted client intruder.example.com attempted to access /features/nothing. Check :trusted_hosts: in settings.yml');
+  // The reference protects all of /v2, not only the routes it has.
+  const other = await fetchUrl(httpsUrl(proxy, '/v2/other'), { tls: { ca: pki.caCert, ...stranger } });
+  assert.equal(other.status, 403);
+  assert.equal(other.body, 'Untrusted client intruder.example.com attempted to access /other. Check :trusted_hosts: in settings.yml');
 });
 
 test('a module enabled for http only is absent from the HTTPS listener', async () => {

@@ -7,7 +7,8 @@ import { createServer, type IncomingMessage, type ServerResponse, type Server } 
 import { createServer as createTlsServer } from 'node:https';
 import type { TLSSocket } from 'node:tls';
 import { readFileSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
+import { spawn } from 'node:child_process';
+import { connect, createServer as createTcpServer, type AddressInfo, type Socket } from 'node:net';
 import { createHttpClient, HttpClientError } from '../../src/lib/http/client.ts';
 import { tempDir, removeDir, freeTcpPort } from '../lib/procs.ts';
 import { makePki, type Pki } from '../lib/certs.ts';
@@ -191,7 +192,8 @@ test('a server that never answers hits the deadline', async () => {
       /* never answers */
     },
     async (base) => {
-      const client = createHttpClient({ baseUrl: base, verify: false, timeoutMs: 300, connections: 1 });
+      // The idle timeout is longer: the deadline is what fires.
+      const client = createHttpClient({ baseUrl: base, verify: false, timeoutMs: 300, idleTimeoutMs: 60_000, connections: 1 });
       try {
         await assert.rejects(client.request({ method: 'GET', path: '/slow' }), (err: unknown) => {
           assert.ok(err instanceof HttpClientError);
@@ -223,6 +225,128 @@ test('a body that stalls half-way hits the same deadline', async () => {
       }
     },
   );
+});
+
+test('a server that sends no headers within the idle timeout: the message names the idle timeout', async () => {
+  await withServer(
+    () => {
+      /* never answers */
+    },
+    async (base) => {
+      const client = createHttpClient({ baseUrl: base, verify: false, timeoutMs: 55_000, idleTimeoutMs: 300, connections: 1 });
+      try {
+        await assert.rejects(client.request({ method: 'GET', path: '/slow' }), (err: unknown) => {
+          assert.ok(err instanceof HttpClientError);
+          assert.equal(err.kind, 'timeout');
+          assert.equal(err.message, `Timed out after 300 ms waiting for the response headers from ${base}/slow`);
+          return true;
+        });
+      } finally {
+        await client.close();
+      }
+    },
+  );
+});
+
+test('a body that stalls longer than the idle timeout: the message names the idle timeout', async () => {
+  await withServer(
+    (_req, res) => {
+      res.writeHead(200, { 'content-length': '100' });
+      res.write('partial');
+    },
+    async (base) => {
+      const client = createHttpClient({ baseUrl: base, verify: false, timeoutMs: 55_000, idleTimeoutMs: 300, connections: 1 });
+      try {
+        const res = await client.request({ method: 'GET', path: '/stall' });
+        await assert.rejects(res.text(), (err: unknown) => {
+          assert.ok(err instanceof HttpClientError);
+          assert.equal(err.kind, 'timeout');
+          assert.equal(err.message, `Timed out after 300 ms waiting for more of the response body from ${base}/stall`);
+          return true;
+        });
+      } finally {
+        await client.close();
+      }
+    },
+  );
+});
+
+test('a port that accepts TCP but never completes TLS: the message names the connect timeout and its value', async () => {
+  // A stand-in for a Puppet CA port that hangs in the handshake: accepts, reads, never answers.
+  const held: Socket[] = [];
+  const server = createTcpServer((socket) => {
+    held.push(socket);
+    socket.resume();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  const client = createHttpClient({ baseUrl: `https://127.0.0.1:${port}/`, verify: false, timeoutMs: 55_000, connectTimeoutMs: 400, connections: 1 });
+  try {
+    await assert.rejects(client.request({ method: 'GET', path: 'puppet-ca/v1/certificate_statuses/foreman' }), (err: unknown) => {
+      assert.ok(err instanceof HttpClientError);
+      assert.equal(err.kind, 'timeout');
+      assert.equal(err.message, `Timed out after 400 ms connecting to 127.0.0.1:${port} (TLS handshake not completed)`);
+      return true;
+    });
+    assert.ok(held.length >= 1, 'the TCP connection was accepted');
+  } finally {
+    await client.close();
+    for (const s of held) s.destroy();
+    await new Promise((r) => server.close(r));
+  }
+});
+
+test('a TCP connection that is never established: the message names the connect timeout and says so', async () => {
+  // A listener whose process never accepts: once its accept queue is full, the kernel drops
+  // further SYNs, so a connect hangs (all on loopback).
+  const listener = spawn(
+    process.execPath,
+    [
+      '-e',
+      `const s = require('node:net').createServer();
+       s.listen({ port: 0, host: '127.0.0.1', backlog: 1 }, () => {
+         process.stdout.write(s.address().port + '\\n', () => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0));
+       });`,
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  const fillers: Socket[] = [];
+  try {
+    const port = await new Promise<number>((resolve, reject) => {
+      listener.stdout.once('data', (d: Buffer) => resolve(Number(d.toString().trim())));
+      listener.once('exit', (code) => reject(new Error(`listener exited (${code})`)));
+    });
+    // Fill the accept queue: stop at the first connection that does not get through.
+    for (let i = 0; i < 20; i++) {
+      const s = connect(port, '127.0.0.1');
+      s.on('error', () => undefined);
+      fillers.push(s);
+      const connected = await new Promise<boolean>((resolve) => {
+        const timer = setTimeout(() => resolve(false), 300);
+        s.once('connect', () => {
+          clearTimeout(timer);
+          resolve(true);
+        });
+      });
+      if (!connected) break;
+    }
+    for (const scheme of ['http', 'https']) {
+      const client = createHttpClient({ baseUrl: `${scheme}://127.0.0.1:${port}/`, verify: false, timeoutMs: 55_000, connectTimeoutMs: 300, connections: 1 });
+      try {
+        await assert.rejects(client.request({ method: 'GET', path: 'x' }), (err: unknown) => {
+          assert.ok(err instanceof HttpClientError);
+          assert.equal(err.kind, 'timeout');
+          assert.equal(err.message, `Timed out after 300 ms connecting to 127.0.0.1:${port} (TCP connection not established)`, scheme);
+          return true;
+        });
+      } finally {
+        await client.close();
+      }
+    }
+  } finally {
+    for (const s of fillers) s.destroy();
+    listener.kill('SIGKILL');
+  }
 });
 
 test('a refused connection is reported as such, naming host and port', async () => {

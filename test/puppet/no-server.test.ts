@@ -10,7 +10,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { createServer } from 'node:net';
+import { createServer, type Socket } from 'node:net';
 import { startTestProxy } from '../../src/core/testing.ts';
 
 const exec = promisify(execFile);
@@ -88,6 +88,35 @@ test('Puppet CA unreachable: list, sign and clean answer 406 with the reason; au
   const show = await proxy.request('GET', '/puppet/environments/production');
   assert.equal(show.status, 406);
   assert.match(show.body, /^Failed to show puppet environment: /);
+});
+
+test('a Puppet CA port that accepts TCP but never completes TLS: 406 naming the connect timeout that fired', async (t) => {
+  // A stand-in that accepts connections and never answers the TLS ClientHello. The operation
+  // deadline (55 s) does not fire first: the connect timeout (10 s) does, and the message says so.
+  const held: Socket[] = [];
+  const hung = createServer((socket) => {
+    held.push(socket);
+    socket.resume();
+  });
+  await new Promise<void>((resolve) => hung.listen(0, '127.0.0.1', resolve));
+  t.after(async () => {
+    for (const s of held) s.destroy();
+    await new Promise((r) => hung.close(r));
+  });
+  const a = hung.address();
+  const port = typeof a === 'object' && a ? a.port : 0;
+  const proxy = await startTestProxy({
+    files: {
+      puppetca: { enabled: true },
+      puppetca_hostname_whitelisting: { autosignfile: join(dir, 'hung-autosign.conf') },
+      puppetca_http_api: { puppet_url: `https://127.0.0.1:${port}`, puppet_ssl_ca: ca },
+    },
+  });
+  t.after(() => proxy.close());
+  const list = await proxy.request('GET', '/puppet/ca');
+  assert.equal(list.status, 406);
+  assert.equal(list.body, `Failed to list certificates: Timed out after 10000 ms connecting to 127.0.0.1:${port} (TLS handshake not completed)`);
+  assert.ok(held.length >= 1, 'the proxy did connect');
 });
 
 test('misconfigurations fail the puppetca group with a clear message', async (t) => {

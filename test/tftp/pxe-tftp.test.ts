@@ -9,7 +9,7 @@ import { mkdir, writeFile, readFile, symlink, chmod, realpath, stat } from 'node
 import { createHash, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { startTestProxy, type TestProxy } from '../../src/core/testing.ts';
-import { tftpGet } from '../../src/lib/tftp/client.ts';
+import { tftpGet, TftpClientError } from '../../src/lib/tftp/client.ts';
 import { tempDir, removeDir, freeUdpTcpPort, stopDaemon, type Daemon } from '../lib/procs.ts';
 import { startTftpdHpa, tftpHpaGet, busyboxGet, sha256File, DropRelay } from './helpers.ts';
 
@@ -171,4 +171,24 @@ test('traversal attempts over TFTP are refused by both servers', async () => {
     }
     await assert.rejects(busyboxGet(port, '../secret', local(`${name}-bb-trav`), T), `${name} busybox`);
   }
+});
+
+test('a file asked for with a trailing slash (file/) is refused by both servers with the same TFTP error', async () => {
+  const errors: Record<string, string> = {};
+  for (const [name, port] of servers) {
+    for (const remote of ['boot/small.img/', 'boot/small.img/.']) {
+      const outcome = await tftpGet({ host: '127.0.0.1', port, filename: remote, retransmitMs: 300, sink: () => undefined }).then(
+        () => 'served',
+        (err: unknown) => (err instanceof TftpClientError ? `${err.code}: ${err.message}` : String(err)),
+      );
+      errors[`${name} ${remote}`] = outcome;
+    }
+  }
+  // tftpd-hpa opens the name as given: open("small.img/") fails with ENOTDIR, sent as error 1.
+  assert.deepEqual(errors, {
+    'tftpd-hpa boot/small.img/': '1: server error 1: File not found',
+    'tftpd-hpa boot/small.img/.': '1: server error 1: File not found',
+    'built-in boot/small.img/': '1: server error 1: File not found',
+    'built-in boot/small.img/.': '1: server error 1: File not found',
+  });
 });

@@ -154,6 +154,18 @@ test('traversal, symlinks out of the root, missing files and writes are refused'
   });
 });
 
+test('a file asked for with a trailing slash is not served: File not found, as from tftpd-hpa', async () => {
+  await withServer(async (port) => {
+    for (const name of ['small.txt/', '/small.txt/', 'small.txt//', 'small.txt/.', 'small.txt\\']) {
+      const e = await errorOf(get(port, name));
+      assert.equal(e.code, 1, `${name}: ${e.message}`);
+      assert.match(e.message, /File not found/, name);
+    }
+    // A directory stays refused, with or without the slash.
+    assert.equal((await errorOf(get(port, 'pxelinux.cfg/'))).code, 2);
+  });
+});
+
 test('silent client: the server retransmits, then gives up; the transfer cap refuses extra clients', async () => {
   await withServer(
     async (port, srv) => {

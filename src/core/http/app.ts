@@ -99,7 +99,9 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   // Longest prefix first so /puppet/ca is found before /puppet.
   const guards: Guard[] = opts.mounted
     .flatMap((r) => r.def.prefixes.map((prefix) => ({ prefix, module: r.def.name, authorize: r.def.authorize })))
-    .concat(clientOnly ? [] : [{ prefix: '/v2/features', module: 'foreman_proxy', authorize: true }])
+    // The reference mounts its v2 API at /v2 behind authorization: every /v2 path is protected,
+    // and the untrusted-host message names the path below /v2 (`/features`).
+    .concat(clientOnly ? [] : [{ prefix: '/v2', module: 'foreman_proxy', authorize: true }])
     .sort((a, b) => b.prefix.length - a.prefix.length);
 
   app.decorateRequest('proxyLog', null as unknown as Logger);
@@ -184,7 +186,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     // Module states are fixed after start-up; only dynamic capabilities (installed tools) can
     // change, so the body is rebuilt at most every few seconds.
     let cached: { body: Buffer; at: number } | undefined;
-    app.get('/v2/features', { onRequest: backstop('/v2/features') }, async (_req, reply) => {
+    app.get('/v2/features', { onRequest: backstop('/v2') }, async (_req, reply) => {
       try {
         const now = Date.now();
         if (!cached || now - cached.at > 5000) cached = { body: Buffer.from(JSON.stringify(await v2Features(rootDeps))), at: now };

@@ -1,10 +1,13 @@
 // Listeners: which ones exist (compatible mode from http_port/https_port, or the `listeners:`
 // extension), which modules each mounts, and the hardened HTTP/HTTPS servers behind them.
 
-import { createServer as createHttpServer, type Server, type RequestListener } from 'node:http';
+import { createServer as createHttpServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { readFileSync } from 'node:fs';
+import { lookup } from 'node:dns/promises';
+import { isIP, type Socket } from 'node:net';
 import type { TLSSocket, SecureVersion } from 'node:tls';
+import { ConnectionGuard, ControlPeers, peerAddress, type Refusal } from './connection-guard.ts';
 import { SettingsError } from '../errors.ts';
 import type { GlobalSettings, ListenerSpec } from '../settings/global.ts';
 import type { ModuleRecord } from '../lifecycle.ts';
@@ -94,6 +97,89 @@ function readPem(path: string, what: string): Buffer {
   }
 }
 
+/** How often foreman_url's host is resolved again for ControlPeers (it may fail at boot, or move). */
+const FOREMAN_RESOLVE_INTERVAL_MS = 5 * 60_000;
+/** Refused connections are logged at most this often per listening socket, with a count. */
+const REFUSAL_LOG_INTERVAL_MS = 10_000;
+
+/**
+ * Keep `control` up to date with the addresses of foreman_url's host, in the background (the
+ * accept path only reads the result), until `server` closes.
+ */
+function watchForemanAddresses(server: Server, control: ControlPeers, foremanUrl: string | null, log: Logger): void {
+  if (!foremanUrl) return;
+  const host = new URL(foremanUrl).hostname.replace(/^\[(.*)\]$/, '$1');
+  if (isIP(host) !== 0) {
+    control.setResolved([host]);
+    return;
+  }
+  const refresh = (): void => {
+    lookup(host, { all: true }).then(
+      (addrs) => control.setResolved(addrs.map((a) => a.address)),
+      (err: unknown) => log.debug(`Cannot resolve foreman_url host '${host}' for the connection reserve: ${(err as Error).message}`),
+    );
+  };
+  refresh();
+  const timer = setInterval(refresh, FOREMAN_RESOLVE_INTERVAL_MS).unref();
+  server.once('close', () => clearInterval(timer));
+}
+
+const REFUSAL_TEXT: Record<Refusal, (peer: string, global: GlobalSettings) => string> = {
+  'peer-limit': (peer, g) => `${peer} already has ${g.limits.maxConnectionsPerPeer} connections (limits: max_connections_per_peer)`,
+  full: (_peer, g) => `the listener has ${g.limits.maxConnections} connections open, none idle (limits: max_connections)`,
+  reserve: (peer, g) =>
+    `${peer} has other connections and only the last ${g.limits.reservedConnections} slots are free, kept for control peers and new peers (limits: reserved_connections)`,
+};
+
+/**
+ * Per-peer limit, reserve and reaping of idle connections (see connection-guard.ts) on one
+ * listening socket. The guard replaces Node's maxConnections, which refuses at the cap without
+ * looking at who holds the connections.
+ */
+function guardConnections(server: Server, global: GlobalSettings, log: Logger): void {
+  const l = global.limits;
+  const control = new ControlPeers(l.controlPeers);
+  watchForemanAddresses(server, control, global.foremanUrl, log);
+  const guard = new ConnectionGuard<Socket>(
+    { maxConnections: l.maxConnections, maxPerPeer: l.maxConnectionsPerPeer, reserved: l.reservedConnections },
+    (peer) => control.has(peer),
+  );
+  let refused = 0;
+  let lastLogged = 0;
+  // Appended after Node's own 'connection' listener (HTTP parser / TLS wrapping set up), so a
+  // refused socket is destroyed through the same path as a client reset, over HTTP and TLS alike.
+  server.on('connection', (socket: Socket) => {
+    if (socket.remoteAddress === undefined) {
+      socket.destroy(); // the peer is already gone
+      return;
+    }
+    const peer = peerAddress(socket.remoteAddress);
+    const refusal = guard.admit(socket, peer);
+    if (refusal === undefined) {
+      // 'close' is emitted once per socket, whether it ends normally, is reaped here, or fails
+      // its TLS handshake (the raw TCP socket closes with the TLS socket); release() is idempotent.
+      socket.once('close', () => guard.release(socket));
+      return;
+    }
+    socket.destroy();
+    refused++;
+    const now = Date.now();
+    if (now - lastLogged >= REFUSAL_LOG_INTERVAL_MS) {
+      log.warn(`Refused a connection from ${peer}: ${REFUSAL_TEXT[refusal](peer, global)}${refused > 1 ? ` (${refused} refused since the last such message)` : ''}`);
+      lastLogged = now;
+      refused = 0;
+    }
+  });
+  // A TLS request's socket is the TLSSocket; the guard knows the TCP socket under it (_parent).
+  const tcpOf = (socket: Socket): Socket => (socket as Socket & { _parent?: Socket })._parent ?? socket;
+  // Prepended: the connection is busy before the application's handler runs.
+  server.prependListener('request', (req: IncomingMessage, res: ServerResponse) => {
+    const tcp = tcpOf(req.socket);
+    guard.requestStarted(tcp);
+    res.once('close', () => guard.requestFinished(tcp));
+  });
+}
+
 /** How often Node sweeps connections for header/request timeouts (its default is 30 s). */
 function checkInterval(global: GlobalSettings): number {
   return Math.max(250, Math.min(5000, Math.floor(global.limits.headersTimeoutMs / 4)));
@@ -137,6 +223,7 @@ export function createListenerServer(
         ciphers: TLS12_CIPHERS.filter((c) => !disabledCiphers.has(c)).join(':'),
         honorCipherOrder: true,
         handshakeTimeout: global.limits.handshakeTimeoutMs,
+        allowHalfOpen: true,
         sessionTimeout: 300,
         connectionsCheckingInterval: checkInterval(global),
       },
@@ -161,7 +248,12 @@ export function createListenerServer(
   server.headersTimeout = l.headersTimeoutMs;
   server.requestTimeout = l.requestTimeoutMs;
   server.keepAliveTimeout = l.keepAliveTimeoutMs;
-  server.maxConnections = l.maxConnections;
+  guardConnections(server, global, log);
+  // A client that half-closes after its request (`Connection: close` then shutdown(SHUT_WR), as
+  // socat and scripts do) is answered, then the connection is closed. Node's default aborts the
+  // request at the client's FIN, so asynchronous routes never answered. allowHalfOpen is always on
+  // for Node's HTTP sockets; for HTTPS it is passed to the TLS server above.
+  (server as Server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
   // Sockets silent for this long are closed (covers TCP connections that never send anything).
   server.timeout = Math.max(l.requestTimeoutMs, l.headersTimeoutMs) * 2;
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {

@@ -67,4 +67,10 @@ export interface Limits {
   readonly keepAliveTimeoutMs: number;
   readonly bodyLimitBytes: number;
   readonly maxConnections: number;
+  /** Open connections one peer (IP address) may hold on a listening socket. */
+  readonly maxConnectionsPerPeer: number;
+  /** Slots below maxConnections kept for control peers and peers with no other connection. */
+  readonly reservedConnections: number;
+  /** Addresses or subnets (address/prefix) allowed into the reserve, without per-peer limit. */
+  readonly controlPeers: readonly string[];
 }

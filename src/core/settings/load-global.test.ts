@@ -91,3 +91,30 @@ test('listeners extension', () => {
 test('an unquoted IPv6 bind_host is an address, not a Ruby symbol', () => {
   assert.deepEqual(parse(':bind_host: [::1, 127.0.0.1]\n').bindHost, ['::1', '127.0.0.1']);
 });
+
+test('connection limits: per-peer limit, reserve (a tenth of max_connections by default), control peers', () => {
+  const d = parse('---\n').limits;
+  assert.equal(d.maxConnections, 1024);
+  assert.equal(d.maxConnectionsPerPeer, 64);
+  assert.equal(d.reservedConnections, 102);
+  assert.deepEqual(d.controlPeers, []);
+  assert.equal(parse(':limits:\n  :max_connections: 200\n').limits.reservedConnections, 20);
+  const g = parse(':limits:\n  :max_connections_per_peer: 256\n  :reserved_connections: 0\n  :control_peers: [192.0.2.10, 198.51.100.0/24, "2001:db8::/48"]\n').limits;
+  assert.equal(g.maxConnectionsPerPeer, 256);
+  assert.equal(g.reservedConnections, 0);
+  assert.deepEqual(g.controlPeers, ['192.0.2.10', '198.51.100.0/24', '2001:db8::/48']);
+  const cases: [string, string, RegExp][] = [
+    [':limits:\n  :max_connections_per_peer: 0\n', 'limits.max_connections_per_peer', /between 1 and/],
+    [':limits:\n  :max_connections: 100\n  :reserved_connections: 100\n', 'limits.reserved_connections', /between 0 and 99, got 100/],
+    [':limits:\n  :control_peers: [foreman.example.com]\n', 'limits.control_peers[0]', /expected an IP address or a subnet \(address\/prefix\), got 'foreman.example.com'/],
+    [':limits:\n  :control_peers: [10.0.0.0/33]\n', 'limits.control_peers[0]', /prefix length must be 0 to 32, got '10.0.0.0\/33'/],
+  ];
+  for (const [yaml, key, reason] of cases) {
+    assert.throws(() => parse(yaml), (err: unknown) => {
+      assert.ok(err instanceof SettingsError, yaml);
+      assert.equal(err.key, key);
+      assert.match(err.message, reason);
+      return true;
+    });
+  }
+});

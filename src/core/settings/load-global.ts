@@ -4,6 +4,7 @@ import { resolve, join, isAbsolute } from 'node:path';
 import { SettingsError } from '../errors.ts';
 import { readSettingsFile } from './yaml.ts';
 import { asBoolean, asInteger, asList, asNumber, asString, asStringList, describe } from './coerce.ts';
+import { isIP } from 'node:net';
 import type { ClientCertPolicy, GlobalSettings, Limits, ListenerSpec } from './global.ts';
 
 const LOG_LEVELS = ['DEBUG', 'INFO', 'WARN', 'ERROR', 'FATAL', 'UNKNOWN'] as const;
@@ -15,7 +16,25 @@ export const DEFAULT_LIMITS: Limits = {
   keepAliveTimeoutMs: 10_000,
   bodyLimitBytes: 16 * 1024 * 1024,
   maxConnections: 1024,
+  maxConnectionsPerPeer: 64,
+  reservedConnections: defaultReserve(1024),
+  controlPeers: [],
 };
+
+/** reserved_connections when not set: a tenth of max_connections. */
+function defaultReserve(maxConnections: number): number {
+  return Math.floor(maxConnections / 10);
+}
+
+/** Why `entry` is not an address or a subnet (address/prefix), as limits.control_peers takes them. */
+function peerEntryProblem(entry: string): string | undefined {
+  const [address, prefix, ...rest] = entry.split('/');
+  const family = isIP(address);
+  if (family === 0 || rest.length > 0) return `expected an IP address or a subnet (address/prefix), got '${entry}'`;
+  const max = family === 6 ? 128 : 32;
+  if (prefix !== undefined && (!/^\d{1,3}$/.test(prefix) || Number(prefix) > max)) return `prefix length must be 0 to ${max}, got '${entry}'`;
+  return undefined;
+}
 
 function optString(file: string, raw: Record<string, unknown>, key: string): string | null {
   const v = raw[key];
@@ -33,15 +52,40 @@ function parseLimits(file: string, v: unknown): Limits {
   const m = v as Record<string, unknown>;
   const seconds = (k: string, def: number): number =>
     m[k] === undefined ? def : Math.round(asNumber(file, `limits.${k}`, m[k]) * 1000);
-  const known = new Set(['handshake_timeout', 'header_timeout', 'request_timeout', 'keepalive_timeout', 'body_limit', 'max_connections']);
+  const known = new Set([
+    'handshake_timeout',
+    'header_timeout',
+    'request_timeout',
+    'keepalive_timeout',
+    'body_limit',
+    'max_connections',
+    'max_connections_per_peer',
+    'reserved_connections',
+    'control_peers',
+  ]);
   for (const k of Object.keys(m)) if (!known.has(k)) throw new SettingsError(file, `limits.${k}`, 'unknown limit');
+  const maxConnections = m.max_connections === undefined ? DEFAULT_LIMITS.maxConnections : asInteger(file, 'limits.max_connections', m.max_connections, 1);
+  const controlPeers = asStringList(file, 'limits.control_peers', m.control_peers);
+  for (const [i, entry] of controlPeers.entries()) {
+    const problem = peerEntryProblem(entry);
+    if (problem) throw new SettingsError(file, `limits.control_peers[${i}]`, problem);
+  }
   return {
     handshakeTimeoutMs: seconds('handshake_timeout', DEFAULT_LIMITS.handshakeTimeoutMs),
     headersTimeoutMs: seconds('header_timeout', DEFAULT_LIMITS.headersTimeoutMs),
     requestTimeoutMs: seconds('request_timeout', DEFAULT_LIMITS.requestTimeoutMs),
     keepAliveTimeoutMs: seconds('keepalive_timeout', DEFAULT_LIMITS.keepAliveTimeoutMs),
     bodyLimitBytes: m.body_limit === undefined ? DEFAULT_LIMITS.bodyLimitBytes : asInteger(file, 'limits.body_limit', m.body_limit, 1024),
-    maxConnections: m.max_connections === undefined ? DEFAULT_LIMITS.maxConnections : asInteger(file, 'limits.max_connections', m.max_connections, 1),
+    maxConnections,
+    maxConnectionsPerPeer:
+      m.max_connections_per_peer === undefined
+        ? DEFAULT_LIMITS.maxConnectionsPerPeer
+        : asInteger(file, 'limits.max_connections_per_peer', m.max_connections_per_peer, 1),
+    reservedConnections:
+      m.reserved_connections === undefined
+        ? defaultReserve(maxConnections)
+        : asInteger(file, 'limits.reserved_connections', m.reserved_connections, 0, maxConnections - 1),
+    controlPeers,
   };
 }
 

@@ -1,7 +1,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm, stat, writeFile, chmod } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat, writeFile, chmod } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -99,4 +99,113 @@ test('concurrent updates from several processes lose nothing', async () => {
   const lines = (await readFile(f, 'utf8')).trim().split('\n');
   assert.equal(lines.length, 75);
   assert.equal(new Set(lines).size, 75);
+  assert.deepEqual((await readdir(dir)).filter((n) => n.startsWith('multi.txt.') || n.startsWith('.multi.txt.')), [], 'no lock or temp file is left');
+});
+
+// Crash safety: a holder killed with SIGKILL (no cleanup runs) must not block the next writer for
+// the old 60 s staleness period (every autosign add/remove meanwhile waited 10 s and failed).
+
+interface Child {
+  pid: number;
+  /** Resolves once the child printed `line`. */
+  printed(line: string): Promise<void>;
+  kill9(): Promise<void>;
+}
+
+/** Run `script` (ES module source) in a child node; it keeps running until killed. */
+function startChild(script: string): Child {
+  const child = spawn(process.execPath, ['--input-type=module', '-e', `${script}\nsetInterval(() => {}, 60_000);`], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let out = '';
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  return {
+    pid: child.pid as number,
+    printed: (line) =>
+      new Promise((resolve, reject) => {
+        const check = (): void => {
+          if (out.split('\n').includes(line)) resolve();
+        };
+        child.stdout.on('data', (d: Buffer) => {
+          out += d.toString();
+          check();
+        });
+        child.once('exit', (code, signal) => reject(new Error(`child exited (${code ?? signal}) before printing ${line}: ${out}`)));
+        check();
+      }),
+    kill9: async () => {
+      child.kill('SIGKILL');
+      await exited;
+    },
+  };
+}
+
+/** updateFile with the default lock options, as the autosign provider calls it; its duration. */
+async function timedAppend(f: string, line: string): Promise<number> {
+  const started = Date.now();
+  await updateFile(f, append(line), { mode: 0o644 });
+  return Date.now() - started;
+}
+
+// Bound for "at once": far below the 10 s a writer waits before failing.
+const PROMPTLY_MS = 5000;
+const libPath = fileURLToPath(new URL('./file-lock.ts', import.meta.url));
+
+test('a holder killed with SIGKILL while holding the lock does not block the next update', async () => {
+  const f = join(dir, 'killed-holder.conf');
+  const child = startChild(`
+    const { withFileLock } = await import(${JSON.stringify(libPath)});
+    void withFileLock(${JSON.stringify(f)}, () => { process.stdout.write('locked\\n'); return new Promise(() => {}); });
+  `);
+  await child.printed('locked');
+  // The lock names its holder from the moment it exists (first line: the PID, as before).
+  assert.equal((await readFile(`${f}.lock`, 'utf8')).split('\n')[0], String(child.pid));
+  await assert.rejects(withFileLock(f, async () => 0, { timeoutMs: 200 }), FileLockError, 'a live holder is respected');
+  await child.kill9();
+  const took = await timedAppend(f, 'after-crash');
+  assert.ok(took < PROMPTLY_MS, `the update took ${took} ms`);
+  assert.equal(await readFile(f, 'utf8'), 'after-crash\n');
+  assert.equal(existsSync(`${f}.lock`), false);
+});
+
+test('a creator killed between creating the lock file and writing its PID does not block the next update', async () => {
+  // The two-step protocol of the previous version (and of scripts using the same convention):
+  // create <path>.lock with O_EXCL, then write the PID. Killed in between, it leaves an empty lock.
+  const f = join(dir, 'killed-between.conf');
+  const child = startChild(`
+    const { open } = await import('node:fs/promises');
+    globalThis.lock = await open(${JSON.stringify(`${f}.lock`)}, 'wx', 0o600);
+    process.stdout.write('created\\n');
+  `);
+  await child.printed('created');
+  await child.kill9();
+  assert.equal(await readFile(`${f}.lock`, 'utf8'), '', 'an empty lock is left behind');
+  const took = await timedAppend(f, 'after-crash');
+  assert.ok(took < PROMPTLY_MS, `the update took ${took} ms`);
+  assert.equal(await readFile(f, 'utf8'), 'after-crash\n');
+});
+
+test('an empty lock whose creator is alive (about to write its PID) is respected', async () => {
+  const f = join(dir, 'empty-live.conf');
+  const child = startChild(`
+    const { open } = await import('node:fs/promises');
+    globalThis.lock = await open(${JSON.stringify(`${f}.lock`)}, 'wx', 0o600);
+    process.stdout.write('created\\n');
+  `);
+  try {
+    await child.printed('created');
+    await assert.rejects(withFileLock(f, async () => 0, { timeoutMs: 300 }), FileLockError);
+    assert.equal(existsSync(`${f}.lock`), true, 'the live creator keeps its lock');
+  } finally {
+    await child.kill9();
+  }
+  assert.equal(await withFileLock(f, async () => 7, { timeoutMs: 2000 }), 7);
+});
+
+test('a lock whose PID now belongs to another process (PID reused after a crash or reboot) is taken over', async () => {
+  const f = join(dir, 'reused.conf');
+  // A live PID, but the identity line (boot id and start time) of some earlier process.
+  await writeFile(`${f}.lock`, `${process.ppid}\n00000000-0000-0000-0000-000000000000 1\n`);
+  assert.equal(await withFileLock(f, async () => 'taken', { timeoutMs: 2000 }), 'taken');
+  assert.equal(existsSync(`${f}.lock`), false);
 });

@@ -5,7 +5,8 @@
 // covers the whole exchange, body included, so a backend that stalls mid-body cannot pin a proxy
 // request forever; failures to get an answer at all come out as one error type with a kind.
 
-import { Agent, errors as undiciErrors, interceptors, type Dispatcher } from 'undici';
+import { Agent, buildConnector, errors as undiciErrors, interceptors, type Dispatcher } from 'undici';
+import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 
 export interface HttpClientOptions {
@@ -110,19 +111,61 @@ function hostPort(url: URL): string {
   return `${url.hostname}:${port}`;
 }
 
-/** Turn whatever undici or the socket threw into an HttpClientError with a readable message. */
-export function describeFailure(err: unknown, url: URL, timeoutMs: number): HttpClientError {
+/** How far a connection got before its connect timeout fired, recorded by the connector. */
+const connectTimeoutPhase = new WeakMap<Error, 'tcp' | 'tls'>();
+
+const PHASE_TEXT = { tcp: 'TCP connection not established', tls: 'TLS handshake not completed' } as const;
+
+/**
+ * undici's connector, noting for a connect timeout whether the TCP connection was up (so only the
+ * TLS handshake was missing: a port that accepts but never speaks TLS) or not even that.
+ */
+function phaseTrackingConnector(options: buildConnector.BuildOptions): buildConnector.connector {
+  const connect = buildConnector(options);
+  return (target, callback) => {
+    let tcpUp = false;
+    const done: buildConnector.Callback = (...args) => {
+      const [err] = args;
+      if (err instanceof undiciErrors.ConnectTimeoutError) connectTimeoutPhase.set(err, tcpUp ? 'tls' : 'tcp');
+      callback(...args);
+    };
+    // undici's connector returns the socket it opened (its types say void).
+    const socket = (connect as unknown as (t: buildConnector.Options, cb: buildConnector.Callback) => Socket | undefined)(target, done);
+    socket?.once?.('connect', () => {
+      tcpUp = true;
+    });
+  };
+}
+
+/** The timeouts a failure may name: the idle one (headers, between body bytes) and the connect one. */
+export interface FailureTimeouts {
+  idleMs: number;
+  connectMs?: number;
+}
+
+/**
+ * Turn whatever undici or the socket threw into an HttpClientError with a readable message. A
+ * timeout names the one that fired: connect, or idle (`timeouts`, or a number: the idle timeout).
+ * The whole-exchange deadline is the caller's own timer, not undici's.
+ */
+export function describeFailure(err: unknown, url: URL, timeouts: number | FailureTimeouts): HttpClientError {
   if (err instanceof HttpClientError) return err;
+  const { idleMs, connectMs } = typeof timeouts === 'number' ? { idleMs: timeouts, connectMs: undefined } : timeouts;
   const href = url.href;
   const cause = (err as { cause?: unknown } | null)?.cause;
   const code = errorCode(err) ?? errorCode(cause);
   const text = err instanceof Error ? err.message : String(err);
-  if (
-    err instanceof undiciErrors.HeadersTimeoutError ||
-    err instanceof undiciErrors.BodyTimeoutError ||
-    err instanceof undiciErrors.ConnectTimeoutError
-  ) {
-    return new HttpClientError('timeout', href, `Timed out after ${timeoutMs} ms waiting for ${href}`, err);
+  if (err instanceof undiciErrors.ConnectTimeoutError) {
+    const phase = connectTimeoutPhase.get(err);
+    const after = connectMs === undefined ? 'Timed out' : `Timed out after ${connectMs} ms`;
+    const what = phase === undefined ? (url.protocol === 'https:' ? 'TCP connection or TLS handshake not completed' : PHASE_TEXT.tcp) : PHASE_TEXT[phase];
+    return new HttpClientError('timeout', href, `${after} connecting to ${hostPort(url)} (${what})`, err);
+  }
+  if (err instanceof undiciErrors.HeadersTimeoutError) {
+    return new HttpClientError('timeout', href, `Timed out after ${idleMs} ms waiting for the response headers from ${href}`, err);
+  }
+  if (err instanceof undiciErrors.BodyTimeoutError) {
+    return new HttpClientError('timeout', href, `Timed out after ${idleMs} ms waiting for more of the response body from ${href}`, err);
   }
   if (code !== undefined && (TLS_CODES.has(code) || code.startsWith('ERR_SSL') || code.startsWith('ERR_TLS'))) {
     const detail = cause instanceof Error && cause !== err ? cause.message : text;
@@ -178,19 +221,21 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
   if (!(options.connections >= 1)) throw new RangeError('connections must be at least 1');
   const withClientCert = options.cert !== undefined && options.key !== undefined;
   const idle = options.idleTimeoutMs ?? options.timeoutMs;
+  const connectTimeout = options.connectTimeoutMs ?? Math.min(options.timeoutMs, 10_000);
+  const timeouts: FailureTimeouts = { idleMs: idle, connectMs: connectTimeout };
   const agent = new Agent({
     connections: options.connections,
     keepAliveTimeout: options.keepAliveTimeoutMs ?? 4_000,
     keepAliveMaxTimeout: Math.max(options.keepAliveTimeoutMs ?? 4_000, 4_000),
-    connectTimeout: options.connectTimeoutMs ?? Math.min(options.timeoutMs, 10_000),
     headersTimeout: idle,
     bodyTimeout: idle,
-    connect: {
+    connect: phaseTrackingConnector({
+      timeout: connectTimeout,
       rejectUnauthorized: options.verify,
       ...(options.verify && options.ca !== undefined ? { ca: options.ca } : {}),
       ...(withClientCert ? { cert: options.cert, key: options.key } : {}),
       ...(options.maxCachedSessions !== undefined ? { maxCachedSessions: options.maxCachedSessions } : {}),
-    },
+    }),
   });
   const dispatcher: Dispatcher = options.maxRedirections
     ? agent.compose(interceptors.redirect({ maxRedirections: options.maxRedirections }))
@@ -237,7 +282,7 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
     } catch (err) {
       finish();
       if (timedOut) throw new HttpClientError('timeout', url.href, `Timed out after ${timeoutMs} ms waiting for ${url.href}`, err);
-      throw describeFailure(err, url, timeoutMs);
+      throw describeFailure(err, url, timeouts);
     }
     const body = res.body as unknown as Readable;
     body.once('end', finish);
@@ -253,7 +298,7 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
           return await readText(body, limitBytes, url);
         } catch (err) {
           if (timedOut) throw new HttpClientError('timeout', url.href, `Timed out after ${timeoutMs} ms waiting for ${url.href}`, err);
-          throw describeFailure(err, url, timeoutMs);
+          throw describeFailure(err, url, timeouts);
         }
       },
       dump: async () => {

@@ -19,18 +19,54 @@ const { SP, TAB, LF, CR, QUOTE, HASH, COMMA, SEMI, EQ, LBRACE, RBRACE, BACKSLASH
 /** Token kinds; punctuation tokens are their character code. */
 const WORD = 1;
 const STRING = 2;
+/**
+ * A quoted string running past the end of its line: dhcpd never writes one, so the statement is
+ * left to statementEnd and the general parser, which cut and skip a broken stanza.
+ */
+const BROKEN = 3;
+
+/**
+ * First words of the top-level statements dhcpd writes to a leases file. dhcpd starts each of
+ * them at the beginning of a line and indents everything inside a block, and never writes a line
+ * break inside a quoted string, so one of these words at the start of a line always begins a new
+ * statement.
+ */
+const STANZA_WORDS = ['lease', 'host', 'server-duid', 'authoring-byte-order', 'failover', 'class', 'subclass', 'ia-na', 'ia-ta', 'ia-pd'].map(
+  (w) => Buffer.from(w, 'latin1'),
+);
+
+/**
+ * Whether a statement dhcpd wrote starts at `at` (the byte after a line feed): a stanza word
+ * followed by a blank. False when the bytes end before that can be told.
+ */
+export function stanzaStartsAt(b: Uint8Array, at: number, end: number): boolean {
+  words: for (const w of STANZA_WORDS) {
+    if (at + w.length >= end) continue;
+    for (let k = 0; k < w.length; k++) if (b[at + k] !== w[k]) continue words;
+    const after = b[at + w.length];
+    if (after === SP || after === TAB) return true;
+  }
+  return false;
+}
 
 /**
  * End (exclusive) of the first complete top-level statement starting at `from`, or -1 when the
- * bytes end first. Same rules as StatementBoundaryScanner (syntax.ts), on bytes.
+ * bytes end first. Same rules as StatementBoundaryScanner (syntax.ts), on bytes, plus one for
+ * stanzas dhcpd wrote from values it does not escape (a `"` or `{` in a host name, a value ending
+ * in `\`): such a stanza can leave a string or a block open, which would otherwise swallow every
+ * stanza after it. A line starting a new stanza (stanzaStartsAt) ends the statement before it
+ * whatever state it is in; the broken statement then fails to parse alone and is skipped.
  */
 export function statementEnd(b: Uint8Array, from: number, end: number): number {
   let inString = false;
   let escape = false;
   let inComment = false;
   let depth = 0;
+  /** A token was seen: comments and blank lines before the statement do not count. */
+  let started = false;
   for (let i = from; i < end; i++) {
     const c = b[i];
+    if (c === LF && started && stanzaStartsAt(b, i + 1, end)) return i + 1;
     if (inComment) {
       if (c === LF) inComment = false;
       continue;
@@ -48,6 +84,7 @@ export function statementEnd(b: Uint8Array, from: number, end: number): number {
       if (depth > 0) depth--;
       if (depth === 0) return i + 1;
     } else if (c === SEMI && depth === 0) return i + 1;
+    if (c !== SP && c !== TAB && c !== LF && c !== CR && c !== 11 && c !== 12 && !inComment) started = true;
   }
   return -1;
 }
@@ -76,8 +113,8 @@ export class ByteLeaseReader {
   private readonly timeAt: number[] = [];
 
   /**
-   * Lex the next token from `pos`: its kind, or 0 when the bytes end before the token does (a
-   * statement still being written).
+   * Lex the next token from `pos`: its kind, 0 when the bytes end before the token does (a
+   * statement still being written), or BROKEN for a string that runs past its line.
    */
   private lex(): number {
     const b = this.b;
@@ -111,6 +148,7 @@ export class ByteLeaseReader {
         const d = b[i];
         if (d === BACKSLASH) i += 2;
         else if (d === QUOTE) break;
+        else if (d === LF) return BROKEN;
         else i++;
       }
       if (i >= n) return 0;
@@ -301,29 +339,34 @@ export class ByteLeaseReader {
           if (ipKind === 0) return consumed;
           // As in syntax.ts the address token is taken as written (a quoted one is not an address).
           const ipTok = ipKind === WORD || ipKind === STRING ? this.b.toString('latin1', this.start, this.stop) : undefined;
-          const open = this.lex();
+          const open = ipKind === BROKEN ? BROKEN : this.lex();
           if (open === 0) return consumed;
           if (open === LBRACE) {
             const l = newLease(ipTok);
             line.length = 0;
             this.times.length = 0;
             this.timeAt.length = 0;
-            let nested = false;
+            // A nested block or a broken string: the general parser takes the whole statement.
+            let general = false;
             for (;;) {
               const k = this.lex();
               if (k === 0) return consumed;
+              if (k === BROKEN) {
+                general = true;
+                break;
+              }
               if (k === SEMI || k === RBRACE) {
                 if (line.length > 0 && l) this.applyLine(l);
                 line.length = 0;
                 if (k === RBRACE) break;
               } else if (k === LBRACE) {
-                nested = true;
+                general = true;
                 break;
               } else {
                 line.push(k, this.start, this.stop);
               }
             }
-            if (!nested) {
+            if (!general) {
               if (l) out.push(l);
               consumed = this.pos;
               continue;

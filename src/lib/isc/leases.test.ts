@@ -210,3 +210,155 @@ test('property: the lease fast path agrees with the generic parser', () => {
     { numRuns: 500 },
   );
 });
+
+// ---- stanzas written from values dhcpd does not escape ---------------------------------------
+// dhcpd writes a host's name unquoted and its quoted statement values without escaping, so values
+// set through OMAPI (by this proxy before it refused them, or by any other OMAPI client) can leave
+// stanzas with stray quotes, braces or a backslash before the closing quote. Text below is what
+// dhcpd 4.4.3 wrote for such hosts.
+
+const HOSTILE_LEASES = `# This lease file was written by isc-dhcp-4.4.3-P1
+
+authoring-byte-order little-endian;
+
+server-duid "\\000\\001\\000\\0012\\2446\\373b\\325\\226\\235\`d";
+
+host before.example {
+  dynamic;
+  hardware ethernet 52:54:00:00:01:01;
+  fixed-address 192.168.122.10;
+        supersede host-name = "before.example";
+}
+host inj {
+  dynamic;
+  hardware ethernet 52:54:00:00:01:02;
+  fixed-address 192.168.122.11;
+        supersede host-name = 
+                "x"; option routers 127.0.0.9; next-server 127.0.0.9; "y";
+}
+host bs {
+  dynamic;
+  hardware ethernet 52:54:00:00:01:03;
+  fixed-address 192.168.122.12;
+        supersede server.filename = "f\\";
+        supersede host-name = "abc\\";
+}
+host a{b {
+  dynamic;
+  hardware ethernet 52:54:00:00:01:04;
+  fixed-address 192.168.122.13;
+        supersede host-name = "brace";
+}
+host sp ace {
+  dynamic;
+  hardware ethernet 52:54:00:00:01:05;
+  fixed-address 192.168.122.14;
+        supersede host-name = "space";
+}
+host hash#x {
+  dynamic;
+  hardware ethernet 52:54:00:00:01:06;
+  fixed-address 192.168.122.15;
+        supersede host-name = "hash";
+}
+lease 192.168.122.150 {
+  starts 4 2024/01/04 10:00:00;
+  ends never;
+  binding state active;
+  hardware ethernet 52:54:00:00:01:50;
+  set vendor = "a\\";
+}
+lease 192.168.122.151 {
+  starts 4 2024/01/04 10:00:00;
+  ends never;
+  binding state active;
+  hardware ethernet 52:54:00:00:01:51;
+}
+host after.example {
+  dynamic;
+  hardware ethernet 52:54:00:00:01:08;
+  fixed-address 192.168.122.17;
+        supersede host-name = "after.example";
+}
+`;
+
+function hostsAndLeases(events: LeaseEvent[]): { hosts: Map<string, [string | undefined, string | undefined]>; leases: Map<string, string | undefined> } {
+  const hosts = new Map<string, [string | undefined, string | undefined]>();
+  const leases = new Map<string, string | undefined>();
+  for (const e of events) {
+    if (e.kind === 'lease') leases.set(e.lease.ip, e.lease.mac);
+    else if (e.host.deleted) hosts.delete(e.host.name);
+    else hosts.set(e.host.name, [e.host.ip, e.host.mac]);
+  }
+  return { hosts, leases };
+}
+
+test('leases: stanzas with unescaped quotes, braces or a trailing backslash do not stop the reader', () => {
+  const whole = hostsAndLeases(new LeasesParser().push(HOSTILE_LEASES));
+  assert.deepEqual(whole.hosts.get('before.example'), ['192.168.122.10', '52:54:00:00:01:01']);
+  assert.deepEqual(whole.hosts.get('after.example'), ['192.168.122.17', '52:54:00:00:01:08']);
+  assert.equal(whole.leases.get('192.168.122.151'), '52:54:00:00:01:51');
+  // Appended a piece at a time, as the follower reads a growing file: the same result.
+  const p = new LeasesParser();
+  const parts: LeaseEvent[] = [];
+  const bytes = Buffer.from(HOSTILE_LEASES);
+  for (let i = 0; i < bytes.length; i += 7) parts.push(...p.push(bytes.subarray(i, i + 7)));
+  assert.deepEqual(hostsAndLeases(parts), whole);
+});
+
+test('property: no stanza dhcpd can write stops the reader from reading the next well-formed one', () => {
+  const printable = fc.string({ unit: fc.integer({ min: 0x20, max: 0x7e }).map((c) => String.fromCharCode(c)), maxLength: 24 });
+  // A raw value as dhcpd writes it: unescaped, often ending in a backslash.
+  const raw = fc.oneof(printable, printable.map((s) => `${s}\\`), printable.map((s) => `${s}"; option routers 127.0.0.9; "`));
+  const name = fc.oneof(
+    fc.string({ unit: fc.constantFrom(...'abc.-_{}";#\\ '.split('')), minLength: 1, maxLength: 10 }),
+    printable.filter((s) => s.length > 0),
+  );
+  const hostile = fc.oneof(
+    fc.tuple(name, raw, raw, fc.boolean()).map(
+      ([n, a, b, wrap]) =>
+        `host ${n} {\n  dynamic;\n  hardware ethernet 52:54:00:ff:00:01;\n  fixed-address 10.9.0.1;\n` +
+        `        supersede server.filename = "${a}";\n        supersede host-name = ${wrap ? '\n                ' : ''}"${b}";\n}\n`,
+    ),
+    name.map((n) => `host ${n} {\n  dynamic;\n  deleted;\n}\n`),
+    raw.map((v) => `lease 10.9.1.1 {\n  starts 4 2024/01/04 10:00:00;\n  binding state active;\n  hardware ethernet 52:54:00:ff:01:01;\n  set x = "${v}";\n  client-hostname "${v}";\n}\n`),
+    raw.map((v) => `lease 10.9.1.2 {\n  on expiry {\n    set y = "${v}";\n  }\n}\n`),
+  );
+  const stanzas = fc.array(fc.oneof(hostile, fc.constant('good')), { minLength: 1, maxLength: 8 });
+  fc.assert(
+    fc.property(stanzas, fc.array(fc.nat(), { maxLength: 6 }), (list, cuts) => {
+      const expectedHosts = new Map<string, [string, string]>();
+      const expectedLeases = new Map<string, string>();
+      const text =
+        'authoring-byte-order little-endian;\n\n' +
+        list
+          .map((s, i) => {
+            if (s !== 'good') return s;
+            const hex = i.toString(16).padStart(2, '0');
+            expectedHosts.set(`good-${i}.example`, [`10.0.0.${i + 1}`, `52:54:00:00:aa:${hex}`]);
+            expectedLeases.set(`10.0.1.${i + 1}`, `52:54:00:00:bb:${hex}`);
+            return (
+              `host good-${i}.example {\n  dynamic;\n  hardware ethernet 52:54:00:00:aa:${hex};\n  fixed-address 10.0.0.${i + 1};\n` +
+              `        supersede host-name = "good-${i}.example";\n}\n` +
+              `lease 10.0.1.${i + 1} {\n  starts 4 2024/01/04 10:00:00;\n  ends never;\n  binding state active;\n  hardware ethernet 52:54:00:00:bb:${hex};\n}\n`
+            );
+          })
+          .join('') +
+        // dhcpd keeps appending: the stanza after the last one ends any stanza still open.
+        'lease 10.0.2.1 {\n  binding state active;\n}\n';
+      const bytes = Buffer.from(text);
+      const points = [...new Set(cuts.map((c) => c % (bytes.length + 1)))].sort((a, b) => a - b);
+      const p = new LeasesParser();
+      const events: LeaseEvent[] = [];
+      let prev = 0;
+      for (const c of [...points, bytes.length]) {
+        events.push(...p.push(bytes.subarray(prev, c)));
+        prev = c;
+      }
+      const seen = hostsAndLeases(events);
+      for (const [n, v] of expectedHosts) assert.deepEqual(seen.hosts.get(n), v, n);
+      for (const [ip, mac] of expectedLeases) assert.equal(seen.leases.get(ip), mac, ip);
+    }),
+    { numRuns: 1000 },
+  );
+});

@@ -1,10 +1,13 @@
 // Native OMAPI client: one persistent TCP connection to dhcpd, authenticated once per connection,
 // requests serialised (dhcpd answers in order on one connection anyway), every request under a
-// deadline, transparent reconnect on the next request after the connection drops.
+// deadline, transparent reconnect on the next request after the connection drops, and a circuit
+// breaker: once an exchange timed out (dhcpd accepts but does not answer), the following
+// operations fail at once for a short open period, then a single one probes dhcpd again.
 
 import { connect, type Socket } from 'node:net';
 import { randomInt } from 'node:crypto';
 import { Authenticator, type OmapiKey } from './auth.ts';
+import { CircuitBreaker } from './breaker.ts';
 import {
   OmapiDecoder,
   Op,
@@ -21,19 +24,23 @@ import {
 export const ISC_R_EXISTS = 18;
 export const ISC_R_NOTFOUND = 23;
 
-export type OmapiErrorKind = 'connect' | 'timeout' | 'closed' | 'auth' | 'protocol' | 'status';
+/** `unavailable`: refused without asking dhcpd, because an earlier exchange timed out (breaker open). */
+export type OmapiErrorKind = 'connect' | 'timeout' | 'closed' | 'auth' | 'protocol' | 'status' | 'unavailable';
 
 export class OmapiError extends Error {
   readonly kind: OmapiErrorKind;
   /** Server's message for `status` errors, e.g. `not found`, `already exists`, `key conflict`. */
   readonly serverMessage: string | undefined;
   readonly result: number | undefined;
-  constructor(kind: OmapiErrorKind, message: string, serverMessage?: string, result?: number) {
+  /** For `unavailable`: ms until the breaker lets a trial through. */
+  readonly retryAfterMs: number | undefined;
+  constructor(kind: OmapiErrorKind, message: string, serverMessage?: string, result?: number, retryAfterMs?: number) {
     super(message);
     this.name = 'OmapiError';
     this.kind = kind;
     this.serverMessage = serverMessage;
     this.result = result;
+    this.retryAfterMs = retryAfterMs;
   }
 }
 
@@ -43,6 +50,11 @@ export interface OmapiClientOptions {
   key?: OmapiKey;
   connectTimeoutMs?: number;
   requestTimeoutMs?: number;
+  /**
+   * After an exchange timed out: how long further operations fail at once (kind `unavailable`)
+   * before one is let through to probe dhcpd again. Default: requestTimeoutMs. 0: no open period.
+   */
+  breakerOpenMs?: number;
 }
 
 export interface HostObject {
@@ -121,10 +133,13 @@ export class OmapiClient {
   private chain: Promise<unknown> = Promise.resolve();
   private nextId = randomInt(1, 0x7fffffff);
   private closed = false;
+  private readonly breaker: CircuitBreaker;
 
   constructor(opts: OmapiClientOptions) {
-    this.opts = { connectTimeoutMs: 5000, requestTimeoutMs: 10_000, ...opts };
+    const requestTimeoutMs = opts.requestTimeoutMs ?? 10_000;
+    this.opts = { connectTimeoutMs: 5000, ...opts, requestTimeoutMs, breakerOpenMs: opts.breakerOpenMs ?? requestTimeoutMs };
     if (opts.key) new Authenticator(opts.key); // validate algorithm and secret up front
+    this.breaker = new CircuitBreaker({ openMs: this.opts.breakerOpenMs });
   }
 
   get target(): string {
@@ -219,11 +234,43 @@ export class OmapiClient {
     return this.exclusive(() => this.send(m));
   }
 
-  /** Run `fn` with the connection to ourselves: OMAPI replies carry no ordering guarantees we need. */
+  /**
+   * Run one operation with the connection to ourselves (OMAPI replies carry no ordering
+   * guarantees we need), through the breaker.
+   */
   private exclusive<T>(fn: () => Promise<T>): Promise<T> {
-    const p = this.chain.then(fn, fn);
+    const run = (): Promise<T> => this.guarded(fn);
+    const p = this.chain.then(run, run);
     this.chain = p.catch(() => undefined);
     return p;
+  }
+
+  /**
+   * While the breaker is open the operation fails at once instead of waiting out its deadline
+   * against a dhcpd that does not answer (and every operation queued behind it doing the same).
+   * Only a timeout opens it: a refused connection or an error status already fails fast, and
+   * proves dhcpd is answering again when it ends a trial.
+   */
+  private async guarded<T>(fn: () => Promise<T>): Promise<T> {
+    const wait = this.breaker.admit();
+    if (wait !== undefined) {
+      throw new OmapiError(
+        'unavailable',
+        `omapi: ${this.target} is not answering (an exchange timed out); next try in ${Math.ceil(wait / 1000)} s`,
+        undefined,
+        undefined,
+        wait,
+      );
+    }
+    try {
+      const result = await fn();
+      this.breaker.succeeded();
+      return result;
+    } catch (e) {
+      if (e instanceof OmapiError && e.kind === 'timeout') this.breaker.failed();
+      else this.breaker.succeeded();
+      throw e;
+    }
   }
 
   private async send(m: Omit<OmapiMessage, 'authid' | 'id' | 'rid' | 'signature'>): Promise<OmapiMessage> {

@@ -14,6 +14,15 @@ test('tftpRequestPath: leading slashes mean the root, backslashes are separators
   assert.deepEqual(tftpRequestPath('./a//b/./c'), { ok: true, relative: 'a/b/c' });
 });
 
+test('tftpRequestPath: a name ending in a separator (or in /.) keeps one trailing slash: it names a directory', () => {
+  // As in tftpd-hpa, which opens the name as given: `file/` is not the file `file` (ENOTDIR).
+  assert.deepEqual(tftpRequestPath('boot/vmlinuz/'), { ok: true, relative: 'boot/vmlinuz/' });
+  assert.deepEqual(tftpRequestPath('/boot/vmlinuz//'), { ok: true, relative: 'boot/vmlinuz/' });
+  assert.deepEqual(tftpRequestPath('boot\\vmlinuz\\'), { ok: true, relative: 'boot/vmlinuz/' });
+  assert.deepEqual(tftpRequestPath('boot/vmlinuz/.'), { ok: true, relative: 'boot/vmlinuz/' });
+  assert.deepEqual(tftpRequestPath('boot/./vmlinuz'), { ok: true, relative: 'boot/vmlinuz' });
+});
+
 test('tftpRequestPath refuses .., control characters and empty names', () => {
   for (const bad of ['../etc/passwd', 'a/../../b', '..\\..\\etc\\passwd', '/..', 'a/..', '', '/', 'a\nb', 'a\x7fb']) {
     assert.equal(tftpRequestPath(bad).ok, false, JSON.stringify(bad));
@@ -73,6 +82,9 @@ test('openInsideRoot: serves files and inner symlinks, refuses escapes, dirs, fi
     assert.equal(await kind('dangling'), 'not_found');
     assert.equal(await kind('missing'), 'not_found');
     assert.equal(await kind('sub'), 'directory');
+    assert.equal(await kind('sub/'), 'directory');
+    // A file asked for with a trailing slash does not exist as a directory.
+    assert.equal(await kind('sub/file/'), 'not_found');
     assert.equal(await kind('fifo'), 'not_file');
   } finally {
     await rm(base, { recursive: true, force: true });

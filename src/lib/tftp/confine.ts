@@ -14,18 +14,23 @@ const CONTROL = /[\u0000-\u001f\u007f\ufffd]/;
 /**
  * The relative path a TFTP file name designates. Like tftpd-hpa with `--secure`, a leading `/`
  * means the root; backslashes (sent by some Windows-flavoured PXE stacks) are separators. Any `..`
- * segment is refused outright rather than collapsed, so it can never climb out.
+ * segment is refused outright rather than collapsed, so it can never climb out. A name ending in
+ * a separator (or in `/.`) keeps one trailing `/`: tftpd-hpa opens the name as given, so `file/`
+ * names a directory and is not the file `file` (open() fails with ENOTDIR: File not found).
  */
 export function tftpRequestPath(filename: string): RequestPath {
   if (CONTROL.test(filename)) return { ok: false, reason: 'control character in file name' };
   const parts: string[] = [];
-  for (const seg of filename.replace(/\\/g, '/').split('/')) {
+  const segments = filename.replace(/\\/g, '/').split('/');
+  for (const seg of segments) {
     if (seg === '' || seg === '.') continue;
     if (seg === '..') return { ok: false, reason: "'..' in file name" };
     parts.push(seg);
   }
   if (parts.length === 0) return { ok: false, reason: 'empty file name' };
-  return { ok: true, relative: parts.join('/') };
+  const last = segments[segments.length - 1];
+  const namesDirectory = segments.length > 1 && (last === '' || last === '.');
+  return { ok: true, relative: parts.join('/') + (namesDirectory ? '/' : '') };
 }
 
 export function isInside(root: string, path: string): boolean {

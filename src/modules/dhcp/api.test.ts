@@ -223,6 +223,69 @@ test('create: 409 for a different record in the way, 200 no-op for an identical 
   }
 });
 
+test('POST refuses values dhcpd cannot write back to dhcpd.leases (or Kea would mis-store), naming the field', async () => {
+  const fake = new FakeDhcp();
+  fake.supportsVendorOptions = true;
+  const { app, close } = await mounted(fake);
+  try {
+    const base = { name: 'ok.example', ip: '10.0.0.60', mac: '52:54:00:00:00:60' };
+    const hostile: Array<[string, string]> = [
+      ['hostname', 'x"; option routers 127.0.0.9; next-server 127.0.0.9; "y'],
+      ['hostname', 'abc\\'],
+      ['hostname', 'a b'],
+      ['hostname', 'h\u00e9.example'],
+      ['filename', 'f"x'],
+      ['filename', 'f\\'],
+      ['filename', 'pxe\u00e9.efi'],
+      ['filename', 'a\tb'],
+      ['name', 'a b'],
+      ['name', 'a{b'],
+      ['name', 'a}b'],
+      ['name', 'a;b'],
+      ['name', 'a#b'],
+      ['name', 'a"b'],
+      ['name', 'a\\b'],
+      ['name', '_a.example'],
+      ['name', 'a.._b'],
+      ['name', '.a'],
+      ['name', 'a..b'],
+      ['name', `${'a'.repeat(250)}.example`],
+      ['nextServer', 'tftp"x'],
+      ['nextServer', 'tftp\\'],
+      ['nextServer', 'a,b.example'],
+      ['<SUNW.Ultra-5_10>root_path_name', '/export/"root'],
+      ['<SUNW.Ultra-5_10>root_path_name', '/export/root\\'],
+    ];
+    for (const [field, value] of hostile) {
+      const r = await app.inject({ method: 'POST', url: '/dhcp/10.0.0.0', ...form({ ...base, [field]: value }) });
+      assert.equal(r.statusCode, 400, `${field}=${JSON.stringify(value)}: ${r.body}`);
+      assert.ok(r.body.startsWith(`Invalid ${field}: `), `${field}=${JSON.stringify(value)}: ${r.body}`);
+    }
+    assert.deepEqual(fake.calls, []);
+    const say = async (field: string, value: string): Promise<string> =>
+      (await app.inject({ method: 'POST', url: '/dhcp/10.0.0.0', ...form({ ...base, [field]: value }) })).body;
+    assert.equal(await say('name', 'a{b'), "Invalid name: '{' is not allowed (a host name holds letters, digits, '-', '_' and '.')");
+    assert.equal(await say('hostname', 'a..b'), "Invalid hostname: 'a..b' has an empty label (a leading '.' or '..')");
+    assert.equal(await say('name', 'x._y'), "Invalid name: label '_y' starts with '_' (dhcpd cannot read such a name back)");
+    assert.equal(await say('filename', 'a\\'), "Invalid filename: '\\' is not allowed (printable ASCII other than '\"' and '\\' only)");
+    assert.equal(await say('name', 'a\nb'), 'Invalid name: control characters are not allowed');
+    // What Foreman sends: FQDNs, short names, `-01` suffixes of extra NICs, IPs or names as next-server.
+    const fine: Array<Record<string, string>> = [
+      { name: 'host.example.com', hostname: 'host.example.com', filename: 'grub2/grubx64.efi', nextServer: '10.0.0.1' },
+      { name: 'host.example.com-01', hostname: 'Host.Example.com.', filename: "pxelinux.0 $'`", nextServer: 'tftp.example.com' },
+      { name: 'a_b-1', hostname: 'a_b-1', '<SUNW.Ultra-5_10>root_path_name': '/export/root/a b' },
+    ];
+    let n = 61;
+    for (const f of fine) {
+      const r = await app.inject({ method: 'POST', url: '/dhcp/10.0.0.0', ...form({ ip: `10.0.0.${n}`, mac: `52:54:00:00:00:${n}`, ...f }) });
+      assert.equal(r.statusCode, 200, `${JSON.stringify(f)}: ${r.body}`);
+      n++;
+    }
+  } finally {
+    await close();
+  }
+});
+
 test('delete: a static reservation or a lease is 400, a made one goes, a missing subnet or record is 200', async () => {
   const { app, fake, close } = await mounted();
   try {

@@ -13,7 +13,7 @@ import { broadcastOf, parseIpv4 } from '../../lib/isc/ipv4.ts';
 import { DhcpError } from './errors.ts';
 import type { DhcpProvider, DhcpRecord, DhcpSubnet, NewReservation, Reservation } from './provider.ts';
 import { describe, recordJson, recordsJson, subnetJson } from './serialize.ts';
-import { checkText, macList, optionalString, requireIp, requireMac } from './validate.ts';
+import { checkHostName, checkNextServer, checkQuotable, macList, optionalString, requireIp, requireMac } from './validate.ts';
 
 const RESERVED_PARAMS = new Set([
   'network', 'mac', 'ip', 'name', 'hostname', 'nextServer', 'filename', 'related_macs', 'subnet', 'splat', 'captures', '_method',
@@ -36,9 +36,13 @@ export function sameReservation(r: Reservation, n: NewReservation): boolean {
   return o.nextServer === n.nextServer;
 }
 
+/** How long a write may wait for the write slot when the provider names no deadline of its own. */
+const DEFAULT_WRITE_QUEUE_TIMEOUT_MS = 50_000;
+
 /** The running DHCP module: its provider and the one write slot every listener shares. */
 export function dhcpModule(provider: DhcpProvider): ModuleInstance {
-  const writes = new Bulkhead({ name: 'dhcp', limit: 1, queue: 512, queueTimeoutMs: 50_000 });
+  const queueTimeoutMs = provider.writeQueueTimeoutMs ?? DEFAULT_WRITE_QUEUE_TIMEOUT_MS;
+  const writes = new Bulkhead({ name: 'dhcp', limit: 1, queue: 512, queueTimeoutMs });
   return {
     routes: (app) => dhcpRoutes(app, provider, writes),
   };
@@ -112,8 +116,8 @@ function dhcpRoutes(app: FastifyInstance, provider: DhcpProvider, writes: Bulkhe
   const create = async (p: Params, reply: FastifyReply): Promise<FastifyReply> => {
     const network = requireIp(p.network);
     const mac = requireMac(p.mac);
-    const name = checkText('name', optionalString(p.name));
-    const hostnameParam = checkText('hostname', optionalString(p.hostname));
+    const name = checkHostName('name', optionalString(p.name));
+    const hostnameParam = checkHostName('hostname', optionalString(p.hostname));
     if (name === undefined && hostnameParam === undefined) throw DhcpError.missing_hostname('Must provide hostname');
     const s = await provider.findSubnet(network);
     if (!s) throw DhcpError.no_subnet(`No Subnet detected for: ${network}`);
@@ -126,7 +130,7 @@ function dhcpRoutes(app: FastifyInstance, provider: DhcpProvider, writes: Bulkhe
       if (k.startsWith('<') && close > 1) {
         if (!provider.supportsVendorOptions) throw DhcpError.vendor_options_unsupported('DHCP implementation does not support Vendor Options');
         vendor = k.slice(1, close);
-        if (typeof v === 'string') vendorOptions[k.slice(close + 1)] = checkText(k, v)!;
+        if (typeof v === 'string') vendorOptions[k.slice(close + 1)] = checkQuotable(k, v)!;
       } else if (typeof v === 'string') {
         extra[k] = v;
       }
@@ -138,8 +142,8 @@ function dhcpRoutes(app: FastifyInstance, provider: DhcpProvider, writes: Bulkhe
       mac,
       hostname: (hostnameParam ?? name)!,
     };
-    const nextServer = checkText('nextServer', optionalString(p.nextServer));
-    const filename = checkText('filename', optionalString(p.filename));
+    const nextServer = checkNextServer(optionalString(p.nextServer));
+    const filename = checkQuotable('filename', optionalString(p.filename));
     if (nextServer !== undefined) reservation.nextServer = nextServer;
     if (filename !== undefined) reservation.filename = filename;
     if (Object.keys(vendorOptions).length > 0) {

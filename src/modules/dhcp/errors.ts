@@ -7,7 +7,11 @@ import { errorTable } from '../../core/errors.ts';
 export const DhcpError = errorTable('dhcp', {
   invalid_ip: 400,
   invalid_mac: 400,
-  /** A text parameter with control characters or over 1024 characters. */
+  /**
+   * A text parameter the backend cannot store as given: control characters, too long, outside a
+   * host name's characters (name, hostname, nextServer), `"`, `\\` or non-ASCII (filename, vendor
+   * options), or over a provider's own limit. The message names the field.
+   */
   invalid_field: 400,
   missing_hostname: 400,
   /** `unused_ip` from/to outside the subnet or reversed. */
@@ -28,6 +32,11 @@ export const DhcpError = errorTable('dhcp', {
   unused_ip_unsupported: 501,
   /** dhcpd refused or could not be asked; the message says which. */
   omapi_failed: 400,
+  /**
+   * Not sent to dhcpd: an OMAPI exchange timed out a moment ago, so writes fail at once until the
+   * breaker lets a trial through (Retry-After: the seconds until then).
+   */
+  omapi_unavailable: { status: 503, retryAfter: 10 },
   /** dhcpd already has a host with that name, address or MAC. */
   omapi_exists: 400,
   /** A vendor option dhcpd needs as an address is not one (SUNW `root_server_ip` …). */

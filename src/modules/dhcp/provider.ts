@@ -95,6 +95,12 @@ export interface DhcpProvider {
   /** Whether `<Vendor>option` params are accepted (ISC: true). */
   readonly supportsVendorOptions: boolean;
 
+  /**
+   * Longest time a create or delete may wait for the module's one write slot before it is
+   * answered 503 (ISC: omapi_timeout, the request's own deadline). Default 50 s.
+   */
+  readonly writeQueueTimeoutMs?: number;
+
   /** All subnets, in the backend's order. */
   subnets(): Promise<DhcpSubnet[]>;
 

@@ -41,6 +41,8 @@ export interface IscProviderOptions {
 
 export class IscProvider implements DhcpProvider {
   readonly supportsVendorOptions = true;
+  /** A write waits for the module's write slot no longer than one OMAPI exchange may take. */
+  readonly writeQueueTimeoutMs: number;
   private readonly opts: IscProviderOptions;
   private store: IscStore = new IscStore([]);
   private building: IscStore | undefined;
@@ -51,6 +53,7 @@ export class IscProvider implements DhcpProvider {
 
   constructor(opts: IscProviderOptions) {
     this.opts = opts;
+    this.writeQueueTimeoutMs = opts.omapiTimeoutMs;
     this.holds = new SuggestionHolds(opts.holdSeconds * 1000);
     this.omapi = new OmapiClient({
       host: opts.server,
@@ -220,6 +223,11 @@ export class IscProvider implements DhcpProvider {
         return DhcpError.omapi_failed(`${prefix}: ${e.serverMessage ?? e.message}`);
       }
       if (e.kind === 'auth' || e.kind === 'protocol') return DhcpError.omapi_failed(`${prefix}: ${e.message}`);
+      if (e.kind === 'unavailable') {
+        const err = DhcpError.omapi_unavailable(`${prefix}: No response from DHCP server (${e.message})`);
+        err.headers['retry-after'] = String(Math.max(1, Math.ceil((e.retryAfterMs ?? 0) / 1000)));
+        return err;
+      }
       return DhcpError.omapi_failed(`${prefix}: No response from DHCP server (${e.message})`);
     }
     return DhcpError.omapi_failed(`${prefix}: ${(e as Error).message}`);

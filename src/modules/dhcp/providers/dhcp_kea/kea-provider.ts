@@ -36,6 +36,7 @@ import type {
 import { DhcpError } from '../../errors.ts';
 import { SuggestionHolds, searchUnusedIp } from '../../unused-ip.ts';
 import {
+  checkKeaReservation,
   expectedReservation,
   leaseFromKea,
   reservationFromKea,
@@ -179,6 +180,7 @@ export class KeaDhcpProvider implements DhcpProvider {
 
   createReservation(subnet: DhcpSubnet, reservation: NewReservation): Promise<void> {
     return this.serial(async () => {
+      checkKeaReservation(reservation);
       const features = await this.detect();
       const { config } = await this.config(true);
       const located = this.locate(config, subnet);

@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import {
+  checkKeaReservation,
   expectedReservation,
   formatTimestamp,
   leaseFromKea,
@@ -129,6 +130,24 @@ test('property: reservations differing in any field are not the same', () => {
     }),
     { numRuns: 200 },
   );
+});
+
+test('values Kea cannot hold or would garble are refused naming the field; what it keeps passes', () => {
+  const base: NewReservation = { name: 'h.example', hostname: 'h.example', ip: '10.0.0.5', mac: '52:54:00:00:00:05' };
+  const refused: Array<[Partial<NewReservation>, RegExp]> = [
+    // kea-dhcp4 2.2: "boot file length must not exceed 127", "server hostname length must not exceed 63".
+    [{ filename: 'f'.repeat(128) }, /^Invalid filename: longer than 127 bytes/],
+    [{ nextServer: `${'t'.repeat(60)}.example` }, /^Invalid nextServer: longer than 63 bytes/],
+    // Kea writes every byte above 0x7f back as its own \u00XX character, again at each config-set.
+    [{ extra: { ztp_vendor: 'hu\u00e9wei' } }, /^Invalid ztp_vendor: /],
+    [{ extra: { 'k\u00e9y': 'v' } }, /^Invalid k\u00e9y: /],
+    [{ extra: { k: 'a\u0001b' } }, /^Invalid k: /],
+  ];
+  for (const [change, message] of refused) {
+    assert.throws(() => checkKeaReservation({ ...base, ...change }), (e: unknown) => e instanceof Error && message.test(e.message), JSON.stringify(change));
+  }
+  checkKeaReservation({ ...base, filename: 'f'.repeat(127), nextServer: `${'t'.repeat(55)}.example`, extra: { ztp_vendor: 'huawei "x" \\' } });
+  checkKeaReservation({ ...base, nextServer: '10.0.0.1' });
 });
 
 test('leases: times, state and name', () => {

@@ -12,6 +12,7 @@ import {
   type LocatedSubnet,
 } from '../../../../lib/kea/dhcp4-config.ts';
 import type { DhcpSubnet, Lease, NewReservation, RecordOptions, Reservation, SubnetOptions } from '../../provider.ts';
+import { DhcpError } from '../../errors.ts';
 
 /** What `lease4-get*` returns per lease. */
 export interface KeaLease4 {
@@ -136,6 +137,43 @@ export function reservationToKea(r: NewReservation): KeaReservation {
   if (r.extra && Object.keys(r.extra).length > 0) ctx.options = { ...r.extra };
   out['user-context'] = { foreman: ctx };
   return out;
+}
+
+/** kea-dhcp4 refuses a longer `boot-file-name` (the BOOTP `file` field, NUL-terminated). */
+export const KEA_MAX_BOOT_FILE = 127;
+/** kea-dhcp4 refuses a longer `server-hostname` (the BOOTP `sname` field, NUL-terminated). */
+export const KEA_MAX_SERVER_HOSTNAME = 63;
+
+/** Printable ASCII: what Kea's JSON round trip keeps byte for byte. */
+function isPrintableAscii(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 32 || c > 126) return false;
+  }
+  return true;
+}
+
+/**
+ * Refuse, naming the field, what kea-dhcp4 cannot hold or would store differently from what was
+ * posted. The module has already checked name, hostname, nextServer and filename for both
+ * providers (validate.ts); this adds Kea's own limits: the lengths config-test would refuse
+ * (after a failed config-set Kea 2.2 may stop serving, so they are caught before any command),
+ * and non-ASCII or control characters in the params kept in `user-context` (Kea writes every byte
+ * above 0x7f back as a separate `\u00XX` character, and again at each later config-set, until
+ * the garbled value outgrows its limits and every write fails).
+ */
+export function checkKeaReservation(r: NewReservation): void {
+  if (r.filename !== undefined && Buffer.byteLength(r.filename) > KEA_MAX_BOOT_FILE) {
+    throw DhcpError.invalid_field(`Invalid filename: longer than ${KEA_MAX_BOOT_FILE} bytes (Kea's limit for boot-file-name)`);
+  }
+  if (r.nextServer !== undefined && !isIpv4(r.nextServer) && Buffer.byteLength(r.nextServer) > KEA_MAX_SERVER_HOSTNAME) {
+    throw DhcpError.invalid_field(`Invalid nextServer: longer than ${KEA_MAX_SERVER_HOSTNAME} bytes (Kea's limit for server-hostname)`);
+  }
+  for (const [key, value] of Object.entries(r.extra ?? {})) {
+    if (!isPrintableAscii(key) || !isPrintableAscii(value)) {
+      throw DhcpError.invalid_field(`Invalid ${key}: only printable ASCII is stored unchanged by Kea`);
+    }
+  }
 }
 
 /** The reservation the module would read back after storing `r` (used to spot identical re-posts). */

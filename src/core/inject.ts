@@ -3,6 +3,7 @@
 // fake providers standing in for the backends. Used by every module's `api.test.ts`.
 
 import { createServer } from 'node:http';
+import type { TestContext } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from './http/app.ts';
 import type { ModuleRecord } from './lifecycle.ts';
@@ -30,8 +31,11 @@ export interface MountedModule {
   close(): Promise<void>;
 }
 
-/** Mount `def` alone on an in-memory app. Settings problems throw, as they would fail the group. */
-export async function mountModule<S extends TObject, P>(def: ModuleDefinition<S, P>, options: MountOptions = {}): Promise<MountedModule> {
+/**
+ * Mount `def` alone on an in-memory app. Settings problems throw, as they would fail the group.
+ * Given the test's context, the app and the instance are closed when the test ends.
+ */
+export async function mountModule<S extends TObject, P>(def: ModuleDefinition<S, P>, options: MountOptions = {}, t?: TestContext): Promise<MountedModule> {
   const global = parseGlobalSettings({ http_port: 8000, ...options.global }, '/nonexistent/settings.yml', '/nonexistent');
   const enabled = options.enabled ?? 'both';
   let settings = readDeclared(`${def.name}.yml`, def.settings, options.settings ?? {});
@@ -73,13 +77,10 @@ export async function mountModule<S extends TObject, P>(def: ModuleDefinition<S,
     serverFactory: (handler) => createServer(handler),
   });
   await app.ready();
-  return {
-    app,
-    instance,
-    global,
-    close: async () => {
-      await app.close();
-      await instance.close?.();
-    },
+  const close = async (): Promise<void> => {
+    await app.close();
+    await instance.close?.();
   };
+  t?.after(close);
+  return { app, instance, global, close };
 }

@@ -1,7 +1,7 @@
 // /dns routes in-process (fastify inject) with a fake provider: statuses, error bodies, parameter
 // validation and the error policy (table errors keep their status, a backend's plain error is 400).
 
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { mountModule } from '../../core/inject.ts';
 import dns from './module.ts';
@@ -21,8 +21,8 @@ class FakeDns implements DnsProvider {
   }
 }
 
-async function mounted(fake = new FakeDns()) {
-  const m = await mountModule(dns, { providers: { dns_nsupdate: fake } });
+async function mounted(t: TestContext, fake = new FakeDns()) {
+  const m = await mountModule(dns, { providers: { dns_nsupdate: fake } }, t);
   return { ...m, fake };
 }
 
@@ -31,61 +31,49 @@ const form = (fields: Record<string, string>) => ({
   payload: new URLSearchParams(fields).toString(),
 });
 
-test('create and delete reach the provider and answer 200 with an empty text/html body', async () => {
-  const { app, fake, close } = await mounted();
-  try {
-    const created = await app.inject({ method: 'POST', url: '/dns/', ...form({ fqdn: 'web1.example.test', value: '192.0.2.10', type: 'a' }) });
-    assert.equal(created.statusCode, 200);
-    assert.equal(created.body, '');
-    assert.equal(created.headers['content-type'], 'text/html;charset=utf-8');
-    const removed = await app.inject({ method: 'DELETE', url: '/dns/10.2.0.192.in-addr.arpa' });
-    assert.equal(removed.statusCode, 200);
-    const typed = await app.inject({ method: 'DELETE', url: '/dns/web1.example.test/AAAA/' });
-    assert.equal(typed.statusCode, 200);
-    assert.deepEqual(fake.calls, ['create A web1.example.test 192.0.2.10', 'remove PTR 10.2.0.192.in-addr.arpa', 'remove AAAA web1.example.test']);
-  } finally {
-    await close();
-  }
+test('create and delete reach the provider and answer 200 with an empty text/html body', async (t) => {
+  const { app, fake } = await mounted(t);
+  const created = await app.inject({ method: 'POST', url: '/dns/', ...form({ fqdn: 'web1.example.test', value: '192.0.2.10', type: 'a' }) });
+  assert.equal(created.statusCode, 200);
+  assert.equal(created.body, '');
+  assert.equal(created.headers['content-type'], 'text/html;charset=utf-8');
+  const removed = await app.inject({ method: 'DELETE', url: '/dns/10.2.0.192.in-addr.arpa' });
+  assert.equal(removed.statusCode, 200);
+  const typed = await app.inject({ method: 'DELETE', url: '/dns/web1.example.test/AAAA/' });
+  assert.equal(typed.statusCode, 200);
+  assert.deepEqual(fake.calls, ['create A web1.example.test 192.0.2.10', 'remove PTR 10.2.0.192.in-addr.arpa', 'remove AAAA web1.example.test']);
 });
 
-test('bad parameters are 400 with the reference text, before the provider is called', async () => {
-  const { app, fake, close } = await mounted();
-  try {
-    const missing = await app.inject({ method: 'POST', url: '/dns', ...form({ fqdn: 'x.example.test' }) });
-    assert.equal(missing.statusCode, 400);
-    assert.equal(missing.body, "'create' requires fqdn, value, and type parameters");
-    const badType = await app.inject({ method: 'POST', url: '/dns', ...form({ fqdn: 'x.example.test', value: '1.2.3.4', type: 'MX' }) });
-    assert.equal(badType.statusCode, 400);
-    assert.equal(badType.body, "unrecognized 'type' parameter: MX");
-    const badAddress = await app.inject({ method: 'POST', url: '/dns', ...form({ fqdn: 'x.example.test', value: '::1', type: 'A' }) });
-    assert.equal(badAddress.body, 'address family mismatch: ::1');
-    assert.deepEqual(fake.calls, []);
-    assert.equal((await app.inject({ method: 'DELETE', url: '/dns/' })).statusCode, 404);
-  } finally {
-    await close();
-  }
+test('bad parameters are 400 with the reference text, before the provider is called', async (t) => {
+  const { app, fake } = await mounted(t);
+  const missing = await app.inject({ method: 'POST', url: '/dns', ...form({ fqdn: 'x.example.test' }) });
+  assert.equal(missing.statusCode, 400);
+  assert.equal(missing.body, "'create' requires fqdn, value, and type parameters");
+  const badType = await app.inject({ method: 'POST', url: '/dns', ...form({ fqdn: 'x.example.test', value: '1.2.3.4', type: 'MX' }) });
+  assert.equal(badType.statusCode, 400);
+  assert.equal(badType.body, "unrecognized 'type' parameter: MX");
+  const badAddress = await app.inject({ method: 'POST', url: '/dns', ...form({ fqdn: 'x.example.test', value: '::1', type: 'A' }) });
+  assert.equal(badAddress.body, 'address family mismatch: ::1');
+  assert.deepEqual(fake.calls, []);
+  assert.equal((await app.inject({ method: 'DELETE', url: '/dns/' })).statusCode, 404);
 });
 
-test('table errors keep their status; any other provider error is 400 with its message', async () => {
-  const { app, fake, close } = await mounted();
-  try {
-    fake.failure = DnsError.conflict("'web1.example.test 'is already in use");
-    const conflict = await app.inject({ method: 'POST', url: '/dns', ...form({ fqdn: 'web1.example.test', value: '192.0.2.11', type: 'A' }) });
-    assert.equal(conflict.statusCode, 409);
-    assert.equal(conflict.body, "'web1.example.test 'is already in use");
-    assert.equal(conflict.headers['content-type'], 'application/json');
+test('table errors keep their status; any other provider error is 400 with its message', async (t) => {
+  const { app, fake } = await mounted(t);
+  fake.failure = DnsError.conflict("'web1.example.test 'is already in use");
+  const conflict = await app.inject({ method: 'POST', url: '/dns', ...form({ fqdn: 'web1.example.test', value: '192.0.2.11', type: 'A' }) });
+  assert.equal(conflict.statusCode, 409);
+  assert.equal(conflict.body, "'web1.example.test 'is already in use");
+  assert.equal(conflict.headers['content-type'], 'application/json');
 
-    fake.failure = DnsError.not_found('Cannot find DNS entry for web9.example.test (A)');
-    assert.equal((await app.inject({ method: 'DELETE', url: '/dns/web9.example.test' })).statusCode, 404);
+  fake.failure = DnsError.not_found('Cannot find DNS entry for web9.example.test (A)');
+  assert.equal((await app.inject({ method: 'DELETE', url: '/dns/web9.example.test' })).statusCode, 404);
 
-    fake.failure = new Error('dns_nsupdate: 127.0.0.1:53 unreachable');
-    const plain = await app.inject({ method: 'DELETE', url: '/dns/web9.example.test', headers: { accept: 'text/plain' } });
-    assert.equal(plain.statusCode, 400);
-    assert.equal(plain.body, 'dns_nsupdate: 127.0.0.1:53 unreachable');
-    assert.equal(plain.headers['content-type'], 'text/html;charset=utf-8');
-  } finally {
-    await close();
-  }
+  fake.failure = new Error('dns_nsupdate: 127.0.0.1:53 unreachable');
+  const plain = await app.inject({ method: 'DELETE', url: '/dns/web9.example.test', headers: { accept: 'text/plain' } });
+  assert.equal(plain.statusCode, 400);
+  assert.equal(plain.body, 'dns_nsupdate: 127.0.0.1:53 unreachable');
+  assert.equal(plain.headers['content-type'], 'text/html;charset=utf-8');
 });
 
 test('settings: a dns_ttl outside 31 bits fails the module naming the key', async () => {

@@ -2,7 +2,7 @@
 // environment lookups, name validation and the error policy (404 for an unknown environment, 503
 // with Retry-After while Puppet computes classes, 406 with the route's prefix for anything else).
 
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { mountModule } from '../../core/inject.ts';
 import type { Settings } from '../../core/module.ts';
@@ -51,106 +51,90 @@ class FakePuppet implements PuppetProvider {
   }
 }
 
-async function mounted() {
+async function mounted(t: TestContext) {
   const fake = new FakePuppet();
-  const m = await mountModule(puppet, { providers: { puppet_proxy_puppet_api: fake } });
+  const m = await mountModule(puppet, { providers: { puppet_proxy_puppet_api: fake } }, t);
   return { ...m, fake };
 }
 
-test('environments: names in Puppet’s order, one environment, an unknown one is 404', async () => {
-  const { app, fake, close } = await mounted();
-  try {
-    const list = await app.inject({ method: 'GET', url: '/puppet/environments' });
-    assert.equal(list.statusCode, 200);
-    assert.equal(list.body, '["production","development"]');
-    assert.equal(list.headers['content-type'], 'application/json');
-    const one = await app.inject({ method: 'GET', url: '/puppet/environments/production' });
-    assert.equal(one.statusCode, 200);
-    assert.equal(one.body, '{"name":"production","paths":["/etc/puppetlabs/code/environments/production/modules"]}');
-    assert.equal(one.headers['content-type'], 'application/json');
-    const none = await app.inject({ method: 'GET', url: '/puppet/environments/nosuch' });
-    assert.equal(none.statusCode, 404);
-    assert.equal(none.body, "Could not find environment 'nosuch'");
-    assert.equal(none.headers['content-type'], 'application/json');
-    assert.deepEqual(fake.calls, ['environments', 'environments', 'environments']);
-  } finally {
-    await close();
-  }
+test('environments: names in Puppet’s order, one environment, an unknown one is 404', async (t) => {
+  const { app, fake } = await mounted(t);
+  const list = await app.inject({ method: 'GET', url: '/puppet/environments' });
+  assert.equal(list.statusCode, 200);
+  assert.equal(list.body, '["production","development"]');
+  assert.equal(list.headers['content-type'], 'application/json');
+  const one = await app.inject({ method: 'GET', url: '/puppet/environments/production' });
+  assert.equal(one.statusCode, 200);
+  assert.equal(one.body, '{"name":"production","paths":["/etc/puppetlabs/code/environments/production/modules"]}');
+  assert.equal(one.headers['content-type'], 'application/json');
+  const none = await app.inject({ method: 'GET', url: '/puppet/environments/nosuch' });
+  assert.equal(none.statusCode, 404);
+  assert.equal(none.body, "Could not find environment 'nosuch'");
+  assert.equal(none.headers['content-type'], 'application/json');
+  assert.deepEqual(fake.calls, ['environments', 'environments', 'environments']);
 });
 
-test('classes: the legacy format and the per-file format with parse errors', async () => {
-  const { app, fake, close } = await mounted();
-  try {
-    const legacy = await app.inject({ method: 'GET', url: '/puppet/environments/production/classes' });
-    assert.equal(legacy.statusCode, 200);
-    assert.equal(legacy.headers['content-type'], 'application/json');
-    assert.deepEqual(JSON.parse(legacy.body), [
-      { motd: { name: 'motd', module: null, params: { message: 'hello', ref: '${::osfamily}' } } },
-      { 'motd::config': { name: 'config', module: 'motd', params: {} } },
-    ]);
-    const withErrors = await app.inject({ method: 'GET', url: '/puppet/environments/production/classes_and_errors' });
-    assert.equal(withErrors.statusCode, 200);
-    assert.equal(withErrors.headers['content-type'], 'application/json');
-    const files = JSON.parse(withErrors.body) as { path: string; error?: string; classes?: { params: { default_source?: string }[] }[] }[];
-    assert.equal(files.length, 3);
-    assert.equal(files[0].classes?.[0].params[1].default_source, '${::osfamily}');
-    assert.deepEqual(files[2], CLASSES.files[2]);
-    assert.deepEqual(fake.calls, ['classes production', 'classes production']);
-  } finally {
-    await close();
-  }
+test('classes: the legacy format and the per-file format with parse errors', async (t) => {
+  const { app, fake } = await mounted(t);
+  const legacy = await app.inject({ method: 'GET', url: '/puppet/environments/production/classes' });
+  assert.equal(legacy.statusCode, 200);
+  assert.equal(legacy.headers['content-type'], 'application/json');
+  assert.deepEqual(JSON.parse(legacy.body), [
+    { motd: { name: 'motd', module: null, params: { message: 'hello', ref: '${::osfamily}' } } },
+    { 'motd::config': { name: 'config', module: 'motd', params: {} } },
+  ]);
+  const withErrors = await app.inject({ method: 'GET', url: '/puppet/environments/production/classes_and_errors' });
+  assert.equal(withErrors.statusCode, 200);
+  assert.equal(withErrors.headers['content-type'], 'application/json');
+  const files = JSON.parse(withErrors.body) as { path: string; error?: string; classes?: { params: { default_source?: string }[] }[] }[];
+  assert.equal(files.length, 3);
+  assert.equal(files[0].classes?.[0].params[1].default_source, '${::osfamily}');
+  assert.deepEqual(files[2], CLASSES.files[2]);
+  assert.deepEqual(fake.calls, ['classes production', 'classes production']);
 });
 
-test('the provider’s errors: unknown environment 404, slow Puppet 503 + Retry-After, anything else 406 with the prefix', async () => {
-  const { app, fake, close } = await mounted();
-  try {
-    for (const url of ['/puppet/environments/nosuch/classes', '/puppet/environments/nosuch/classes_and_errors']) {
-      fake.failure = new EnvironmentNotFoundError('nosuch');
-      const missing = await app.inject({ method: 'GET', url });
-      assert.equal(missing.statusCode, 404);
-      assert.equal(missing.body, "Could not find environment 'nosuch'");
+test('the provider’s errors: unknown environment 404, slow Puppet 503 + Retry-After, anything else 406 with the prefix', async (t) => {
+  const { app, fake } = await mounted(t);
+  for (const url of ['/puppet/environments/nosuch/classes', '/puppet/environments/nosuch/classes_and_errors']) {
+    fake.failure = new EnvironmentNotFoundError('nosuch');
+    const missing = await app.inject({ method: 'GET', url });
+    assert.equal(missing.statusCode, 404);
+    assert.equal(missing.body, "Could not find environment 'nosuch'");
 
-      fake.failure = new PuppetTimeoutError();
-      const slow = await app.inject({ method: 'GET', url });
-      assert.equal(slow.statusCode, 503);
-      assert.equal(slow.body, 'Puppet is taking too long to respond, please try again later.');
-      assert.equal(slow.headers['retry-after'], '15');
+    fake.failure = new PuppetTimeoutError();
+    const slow = await app.inject({ method: 'GET', url });
+    assert.equal(slow.statusCode, 503);
+    assert.equal(slow.body, 'Puppet is taking too long to respond, please try again later.');
+    assert.equal(slow.headers['retry-after'], '15');
 
-      fake.failure = new Error('403 Forbidden request');
-      const refused = await app.inject({ method: 'GET', url });
-      assert.equal(refused.statusCode, 406);
-      assert.equal(refused.body, 'Failed to show puppet classes: 403 Forbidden request');
-      assert.equal(refused.headers['content-type'], 'application/json');
-    }
-    fake.failure = new Error('Failed to open TCP connection to 127.0.0.1:1 (connect ECONNREFUSED)');
-    const list = await app.inject({ method: 'GET', url: '/puppet/environments' });
-    assert.equal(list.statusCode, 406);
-    assert.equal(list.body, `Failed to list puppet environments: ${fake.failure.message}`);
-    const show = await app.inject({ method: 'GET', url: '/puppet/environments/production', headers: { accept: 'text/plain' } });
-    assert.equal(show.statusCode, 406);
-    assert.equal(show.body, `Failed to show puppet environment: ${fake.failure.message}`);
-    assert.equal(show.headers['content-type'], 'text/html;charset=utf-8');
-  } finally {
-    await close();
+    fake.failure = new Error('403 Forbidden request');
+    const refused = await app.inject({ method: 'GET', url });
+    assert.equal(refused.statusCode, 406);
+    assert.equal(refused.body, 'Failed to show puppet classes: 403 Forbidden request');
+    assert.equal(refused.headers['content-type'], 'application/json');
   }
+  fake.failure = new Error('Failed to open TCP connection to 127.0.0.1:1 (connect ECONNREFUSED)');
+  const list = await app.inject({ method: 'GET', url: '/puppet/environments' });
+  assert.equal(list.statusCode, 406);
+  assert.equal(list.body, `Failed to list puppet environments: ${fake.failure.message}`);
+  const show = await app.inject({ method: 'GET', url: '/puppet/environments/production', headers: { accept: 'text/plain' } });
+  assert.equal(show.statusCode, 406);
+  assert.equal(show.body, `Failed to show puppet environment: ${fake.failure.message}`);
+  assert.equal(show.headers['content-type'], 'text/html;charset=utf-8');
 });
 
-test('bad environment names are 400 before Puppet is asked; /puppet/run is 501; other paths 404', async () => {
-  const { app, fake, close } = await mounted();
-  try {
-    for (const url of ['/puppet/environments/x%3Brm%20-rf', '/puppet/environments/x%3Brm%20-rf/classes', '/puppet/environments/a-b/classes_and_errors']) {
-      const r = await app.inject({ method: 'GET', url });
-      assert.equal(r.statusCode, 400, url);
-      assert.match(r.body, /^Invalid environment name "[^"]+": may contain only letters, digits and '_'$/);
-    }
-    const run = await app.inject({ method: 'POST', url: '/puppet/run' });
-    assert.equal(run.statusCode, 501);
-    assert.equal(run.body, 'Puppetrun support has been removed in version 2.3');
-    assert.equal((await app.inject({ method: 'GET', url: '/puppet/nothing' })).statusCode, 404);
-    assert.deepEqual(fake.calls, []);
-  } finally {
-    await close();
+test('bad environment names are 400 before Puppet is asked; /puppet/run is 501; other paths 404', async (t) => {
+  const { app, fake } = await mounted(t);
+  for (const url of ['/puppet/environments/x%3Brm%20-rf', '/puppet/environments/x%3Brm%20-rf/classes', '/puppet/environments/a-b/classes_and_errors']) {
+    const r = await app.inject({ method: 'GET', url });
+    assert.equal(r.statusCode, 400, url);
+    assert.match(r.body, /^Invalid environment name "[^"]+": may contain only letters, digits and '_'$/);
   }
+  const run = await app.inject({ method: 'POST', url: '/puppet/run' });
+  assert.equal(run.statusCode, 501);
+  assert.equal(run.body, 'Puppetrun support has been removed in version 2.3');
+  assert.equal((await app.inject({ method: 'GET', url: '/puppet/nothing' })).statusCode, 404);
+  assert.deepEqual(fake.calls, []);
 });
 
 test('settings: the provider is forced; api_timeout must be a positive number of seconds', async () => {

@@ -3,7 +3,7 @@
 // plain error is 406 with the route's prefix, a missing autosign entry is 404). The providers
 // against a hung or unreachable CA are in test/puppet/.
 
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { ProxyError } from '../../core/errors.ts';
 import { mountModule } from '../../core/inject.ts';
@@ -76,210 +76,182 @@ class FakeValidating extends FakeAutosign {
   }
 }
 
-async function mounted(autosign: FakeAutosign = new FakeAutosign(), settings: Settings = {}) {
+async function mounted(t: TestContext, autosign: FakeAutosign = new FakeAutosign(), settings: Settings = {}) {
   const certificates = new FakeCertificates();
-  const m = await mountModule(puppetca, { settings, providers: { [autosign.id]: autosign, puppetca_http_api: certificates } });
+  const m = await mountModule(puppetca, { settings, providers: { [autosign.id]: autosign, puppetca_http_api: certificates } }, t);
   return { ...m, autosign, certificates };
 }
 
 const PEM = '-----BEGIN CERTIFICATE REQUEST-----\nMIIB\n-----END CERTIFICATE REQUEST-----\n';
 
-test('certificates: list, sign and clean answer application/json, empty bodies included', async () => {
-  const { app, certificates, close } = await mounted();
-  try {
-    certificates.certificates = {
-      'h.example.test': { state: 'valid', fingerprint: 'AB:CD', serial: 4, not_before: null, not_after: null },
-    };
-    for (const url of ['/puppet/ca', '/puppet/ca/']) {
-      const list = await app.inject({ method: 'GET', url });
-      assert.equal(list.statusCode, 200);
-      assert.equal(list.headers['content-type'], 'application/json');
-      assert.equal(list.body, JSON.stringify(certificates.certificates));
-    }
-    const sign = await app.inject({ method: 'POST', url: '/puppet/ca/h.example.test' });
-    assert.equal(sign.statusCode, 200);
-    assert.equal(sign.body, '');
-    assert.equal(sign.headers['content-type'], 'application/json');
-    const clean = await app.inject({ method: 'DELETE', url: '/puppet/ca/h.example.test' });
-    assert.equal(clean.statusCode, 200);
-    assert.equal(clean.body, '');
-    assert.equal(clean.headers['content-type'], 'application/json');
-    assert.deepEqual(certificates.calls, ['list', 'list', 'sign h.example.test', 'clean h.example.test']);
-  } finally {
-    await close();
-  }
-});
-
-test('a provider’s plain failure is 406 with the route’s prefix; a table error keeps its status', async () => {
-  const { app, autosign, certificates, close } = await mounted();
-  try {
-    certificates.failure = new Error('Failed to open TCP connection to 127.0.0.1:1 (connect ECONNREFUSED)');
-    const cases: [string, string, string][] = [
-      ['GET', '/puppet/ca', 'Failed to list certificates: '],
-      ['POST', '/puppet/ca/h.example.test', 'Failed to sign certificate(s) for h.example.test: '],
-      ['DELETE', '/puppet/ca/h.example.test', 'Failed to remove certificate(s) for h.example.test: '],
-    ];
-    for (const [method, url, prefix] of cases) {
-      const r = await app.inject({ method: method as 'GET', url });
-      assert.equal(r.statusCode, 406, `${method} ${url}`);
-      assert.equal(r.body, `${prefix}${certificates.failure.message}`);
-      assert.equal(r.headers['content-type'], 'application/json');
-    }
-    const textual = await app.inject({ method: 'GET', url: '/puppet/ca', headers: { accept: 'text/plain' } });
-    assert.equal(textual.statusCode, 406);
-    assert.equal(textual.headers['content-type'], 'text/html;charset=utf-8');
-
-    autosign.failure = new Error('EACCES: permission denied');
-    const autosignCases: [string, string, string][] = [
-      ['GET', '/puppet/ca/autosign', 'Failed to list autosign entries: '],
-      ['POST', '/puppet/ca/autosign/h.example.test', 'Failed to enable autosign for h.example.test: '],
-      ['DELETE', '/puppet/ca/autosign/h.example.test', 'Failed to remove autosign for h.example.test: '],
-    ];
-    for (const [method, url, prefix] of autosignCases) {
-      const r = await app.inject({ method: method as 'GET', url });
-      assert.equal(r.statusCode, 406, `${method} ${url}`);
-      assert.equal(r.body, `${prefix}EACCES: permission denied`);
-    }
-
-    // The bulkhead's 503 (a table error of the core) passes untouched, Retry-After included.
-    certificates.failure = new ProxyError(503, 'puppetca: too many concurrent requests, try again later', 'bulkhead.full', { 'retry-after': '5' });
-    const busy = await app.inject({ method: 'POST', url: '/puppet/ca/h.example.test' });
-    assert.equal(busy.statusCode, 503);
-    assert.equal(busy.body, 'puppetca: too many concurrent requests, try again later');
-    assert.equal(busy.headers['retry-after'], '5');
-  } finally {
-    await close();
-  }
-});
-
-test('hostname autosign: list, add (globs too), remove; a missing entry is 404 without a prefix', async () => {
-  const { app, autosign, close } = await mounted();
-  try {
-    autosign.entries = ['a.example.test', '*.wild.example.test'];
-    const list = await app.inject({ method: 'GET', url: '/puppet/ca/autosign' });
+test('certificates: list, sign and clean answer application/json, empty bodies included', async (t) => {
+  const { app, certificates } = await mounted(t);
+  certificates.certificates = {
+    'h.example.test': { state: 'valid', fingerprint: 'AB:CD', serial: 4, not_before: null, not_after: null },
+  };
+  for (const url of ['/puppet/ca', '/puppet/ca/']) {
+    const list = await app.inject({ method: 'GET', url });
     assert.equal(list.statusCode, 200);
-    assert.equal(list.body, '["a.example.test","*.wild.example.test"]');
     assert.equal(list.headers['content-type'], 'application/json');
-
-    const add = await app.inject({ method: 'POST', url: '/puppet/ca/autosign/b.example.test' });
-    assert.equal(add.statusCode, 200);
-    assert.equal(add.body, '');
-    assert.equal(add.headers['content-type'], 'application/json');
-    assert.equal((await app.inject({ method: 'POST', url: '/puppet/ca/autosign/*.example.test' })).statusCode, 200);
-
-    const removed = await app.inject({ method: 'DELETE', url: '/puppet/ca/autosign/b.example.test' });
-    assert.equal(removed.statusCode, 200);
-    assert.equal(removed.body, '');
-
-    autosign.failure = new NotPresentError('Attempt to remove nonexistent client autosign for c.example.test');
-    const missing = await app.inject({ method: 'DELETE', url: '/puppet/ca/autosign/c.example.test' });
-    assert.equal(missing.statusCode, 404);
-    assert.equal(missing.body, 'Attempt to remove nonexistent client autosign for c.example.test');
-    assert.equal(missing.headers['content-type'], 'application/json');
-    assert.deepEqual(autosign.calls, [
-      'list',
-      'add b.example.test undefined',
-      'add *.example.test undefined',
-      'remove b.example.test',
-      'remove c.example.test',
-    ]);
-  } finally {
-    await close();
+    assert.equal(list.body, JSON.stringify(certificates.certificates));
   }
+  const sign = await app.inject({ method: 'POST', url: '/puppet/ca/h.example.test' });
+  assert.equal(sign.statusCode, 200);
+  assert.equal(sign.body, '');
+  assert.equal(sign.headers['content-type'], 'application/json');
+  const clean = await app.inject({ method: 'DELETE', url: '/puppet/ca/h.example.test' });
+  assert.equal(clean.statusCode, 200);
+  assert.equal(clean.body, '');
+  assert.equal(clean.headers['content-type'], 'application/json');
+  assert.deepEqual(certificates.calls, ['list', 'list', 'sign h.example.test', 'clean h.example.test']);
 });
 
-test('token autosign: the token is the body, token_ttl passes when a positive integer, no globs', async () => {
+test('a provider’s plain failure is 406 with the route’s prefix; a table error keeps its status', async (t) => {
+  const { app, autosign, certificates } = await mounted(t);
+  certificates.failure = new Error('Failed to open TCP connection to 127.0.0.1:1 (connect ECONNREFUSED)');
+  const cases: [string, string, string][] = [
+    ['GET', '/puppet/ca', 'Failed to list certificates: '],
+    ['POST', '/puppet/ca/h.example.test', 'Failed to sign certificate(s) for h.example.test: '],
+    ['DELETE', '/puppet/ca/h.example.test', 'Failed to remove certificate(s) for h.example.test: '],
+  ];
+  for (const [method, url, prefix] of cases) {
+    const r = await app.inject({ method: method as 'GET', url });
+    assert.equal(r.statusCode, 406, `${method} ${url}`);
+    assert.equal(r.body, `${prefix}${certificates.failure.message}`);
+    assert.equal(r.headers['content-type'], 'application/json');
+  }
+  const textual = await app.inject({ method: 'GET', url: '/puppet/ca', headers: { accept: 'text/plain' } });
+  assert.equal(textual.statusCode, 406);
+  assert.equal(textual.headers['content-type'], 'text/html;charset=utf-8');
+
+  autosign.failure = new Error('EACCES: permission denied');
+  const autosignCases: [string, string, string][] = [
+    ['GET', '/puppet/ca/autosign', 'Failed to list autosign entries: '],
+    ['POST', '/puppet/ca/autosign/h.example.test', 'Failed to enable autosign for h.example.test: '],
+    ['DELETE', '/puppet/ca/autosign/h.example.test', 'Failed to remove autosign for h.example.test: '],
+  ];
+  for (const [method, url, prefix] of autosignCases) {
+    const r = await app.inject({ method: method as 'GET', url });
+    assert.equal(r.statusCode, 406, `${method} ${url}`);
+    assert.equal(r.body, `${prefix}EACCES: permission denied`);
+  }
+
+  // The bulkhead's 503 (a table error of the core) passes untouched, Retry-After included.
+  certificates.failure = new ProxyError(503, 'puppetca: too many concurrent requests, try again later', 'bulkhead.full', { 'retry-after': '5' });
+  const busy = await app.inject({ method: 'POST', url: '/puppet/ca/h.example.test' });
+  assert.equal(busy.statusCode, 503);
+  assert.equal(busy.body, 'puppetca: too many concurrent requests, try again later');
+  assert.equal(busy.headers['retry-after'], '5');
+});
+
+test('hostname autosign: list, add (globs too), remove; a missing entry is 404 without a prefix', async (t) => {
+  const { app, autosign } = await mounted(t);
+  autosign.entries = ['a.example.test', '*.wild.example.test'];
+  const list = await app.inject({ method: 'GET', url: '/puppet/ca/autosign' });
+  assert.equal(list.statusCode, 200);
+  assert.equal(list.body, '["a.example.test","*.wild.example.test"]');
+  assert.equal(list.headers['content-type'], 'application/json');
+
+  const add = await app.inject({ method: 'POST', url: '/puppet/ca/autosign/b.example.test' });
+  assert.equal(add.statusCode, 200);
+  assert.equal(add.body, '');
+  assert.equal(add.headers['content-type'], 'application/json');
+  assert.equal((await app.inject({ method: 'POST', url: '/puppet/ca/autosign/*.example.test' })).statusCode, 200);
+
+  const removed = await app.inject({ method: 'DELETE', url: '/puppet/ca/autosign/b.example.test' });
+  assert.equal(removed.statusCode, 200);
+  assert.equal(removed.body, '');
+
+  autosign.failure = new NotPresentError('Attempt to remove nonexistent client autosign for c.example.test');
+  const missing = await app.inject({ method: 'DELETE', url: '/puppet/ca/autosign/c.example.test' });
+  assert.equal(missing.statusCode, 404);
+  assert.equal(missing.body, 'Attempt to remove nonexistent client autosign for c.example.test');
+  assert.equal(missing.headers['content-type'], 'application/json');
+  assert.deepEqual(autosign.calls, [
+    'list',
+    'add b.example.test undefined',
+    'add *.example.test undefined',
+    'remove b.example.test',
+    'remove c.example.test',
+  ]);
+});
+
+test('token autosign: the token is the body, token_ttl passes when a positive integer, no globs', async (t) => {
   const autosign = new FakeValidating();
-  const { app, close } = await mounted(autosign, { use_provider: 'puppetca_token_whitelisting' });
-  try {
-    const add = await app.inject({ method: 'POST', url: '/puppet/ca/autosign/t.example.test?token_ttl=5' });
-    assert.equal(add.statusCode, 200);
-    assert.equal(add.body, '{"generated_token":"token-for-t.example.test"}');
-    assert.equal(add.headers['content-type'], 'application/json');
-    const form = await app.inject({
-      method: 'POST',
-      url: '/puppet/ca/autosign/u.example.test',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      payload: 'token_ttl=7',
-    });
-    assert.equal(form.statusCode, 200);
-    for (const bad of ['0', '-5', 'abc', '1.5']) {
-      assert.equal((await app.inject({ method: 'POST', url: `/puppet/ca/autosign/v.example.test?token_ttl=${bad}` })).statusCode, 200);
-    }
-    const glob = await app.inject({ method: 'POST', url: '/puppet/ca/autosign/*.example.test' });
-    assert.equal(glob.statusCode, 400);
-    assert.match(glob.body, /^Invalid certname "\*\.example\.test": /);
-    assert.deepEqual(autosign.calls, [
-      'add t.example.test 5',
-      'add u.example.test 7',
-      ...Array.from({ length: 4 }, () => 'add v.example.test undefined'),
-    ]);
-  } finally {
-    await close();
+  const { app } = await mounted(t, autosign, { use_provider: 'puppetca_token_whitelisting' });
+  const add = await app.inject({ method: 'POST', url: '/puppet/ca/autosign/t.example.test?token_ttl=5' });
+  assert.equal(add.statusCode, 200);
+  assert.equal(add.body, '{"generated_token":"token-for-t.example.test"}');
+  assert.equal(add.headers['content-type'], 'application/json');
+  const form = await app.inject({
+    method: 'POST',
+    url: '/puppet/ca/autosign/u.example.test',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    payload: 'token_ttl=7',
+  });
+  assert.equal(form.statusCode, 200);
+  for (const bad of ['0', '-5', 'abc', '1.5']) {
+    assert.equal((await app.inject({ method: 'POST', url: `/puppet/ca/autosign/v.example.test?token_ttl=${bad}` })).statusCode, 200);
   }
+  const glob = await app.inject({ method: 'POST', url: '/puppet/ca/autosign/*.example.test' });
+  assert.equal(glob.statusCode, 400);
+  assert.match(glob.body, /^Invalid certname "\*\.example\.test": /);
+  assert.deepEqual(autosign.calls, [
+    'add t.example.test 5',
+    'add u.example.test 7',
+    ...Array.from({ length: 4 }, () => 'add v.example.test undefined'),
+  ]);
 });
 
-test('/validate: 200 or 404 with empty JSON bodies, the body read raw whatever its type, 406 on failure', async () => {
+test('/validate: 200 or 404 with empty JSON bodies, the body read raw whatever its type, 406 on failure', async (t) => {
   const autosign = new FakeValidating();
-  const { app, certificates, close } = await mounted(autosign, { use_provider: ['puppetca_token_whitelisting'] });
-  try {
-    // Net::HTTP labels the PEM a form: it must still arrive byte for byte.
-    const ok = await app.inject({ method: 'POST', url: '/puppet/ca/validate', headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: PEM });
-    assert.equal(ok.statusCode, 200);
-    assert.equal(ok.body, '');
-    assert.equal(ok.headers['content-type'], 'application/json');
-    assert.deepEqual(autosign.csrs, [PEM]);
+  const { app, certificates } = await mounted(t, autosign, { use_provider: ['puppetca_token_whitelisting'] });
+  // Net::HTTP labels the PEM a form: it must still arrive byte for byte.
+  const ok = await app.inject({ method: 'POST', url: '/puppet/ca/validate', headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: PEM });
+  assert.equal(ok.statusCode, 200);
+  assert.equal(ok.body, '');
+  assert.equal(ok.headers['content-type'], 'application/json');
+  assert.deepEqual(autosign.csrs, [PEM]);
 
-    autosign.verdict = false;
-    const refused = await app.inject({ method: 'POST', url: '/puppet/ca/validate', headers: { 'content-type': 'text/plain' }, payload: PEM });
-    assert.equal(refused.statusCode, 404);
-    assert.equal(refused.body, '');
-    assert.equal(refused.headers['content-type'], 'application/json');
+  autosign.verdict = false;
+  const refused = await app.inject({ method: 'POST', url: '/puppet/ca/validate', headers: { 'content-type': 'text/plain' }, payload: PEM });
+  assert.equal(refused.statusCode, 404);
+  assert.equal(refused.body, '');
+  assert.equal(refused.headers['content-type'], 'application/json');
 
-    autosign.failure = new Error('tokens.yml is not valid YAML');
-    const broken = await app.inject({ method: 'POST', url: '/puppet/ca/validate', headers: { 'content-type': 'text/plain' }, payload: PEM });
-    assert.equal(broken.statusCode, 406);
-    assert.equal(broken.body, 'Failed to validate CSR: tokens.yml is not valid YAML');
+  autosign.failure = new Error('tokens.yml is not valid YAML');
+  const broken = await app.inject({ method: 'POST', url: '/puppet/ca/validate', headers: { 'content-type': 'text/plain' }, payload: PEM });
+  assert.equal(broken.statusCode, 406);
+  assert.equal(broken.body, 'Failed to validate CSR: tokens.yml is not valid YAML');
 
-    const tooBig = await app.inject({ method: 'POST', url: '/puppet/ca/validate', headers: { 'content-type': 'text/plain' }, payload: 'x'.repeat(70_000) });
-    assert.equal(tooBig.statusCode, 413);
-    assert.deepEqual(certificates.calls, [], '/validate is never taken for a certname');
-  } finally {
-    await close();
-  }
+  const tooBig = await app.inject({ method: 'POST', url: '/puppet/ca/validate', headers: { 'content-type': 'text/plain' }, payload: 'x'.repeat(70_000) });
+  assert.equal(tooBig.statusCode, 413);
+  assert.deepEqual(certificates.calls, [], '/validate is never taken for a certname');
 });
 
-test('/validate without a validating provider is 501', async () => {
-  const { app, autosign, certificates, close } = await mounted();
-  try {
-    const r = await app.inject({ method: 'POST', url: '/puppet/ca/validate', headers: { 'content-type': 'text/plain' }, payload: PEM });
-    assert.equal(r.statusCode, 501);
-    assert.equal(r.body, 'Provider only supports trivial autosigning');
-    assert.deepEqual([...autosign.calls, ...certificates.calls], []);
-  } finally {
-    await close();
-  }
+test('/validate without a validating provider is 501', async (t) => {
+  const { app, autosign, certificates } = await mounted(t);
+  const r = await app.inject({ method: 'POST', url: '/puppet/ca/validate', headers: { 'content-type': 'text/plain' }, payload: PEM });
+  assert.equal(r.statusCode, 501);
+  assert.equal(r.body, 'Provider only supports trivial autosigning');
+  assert.deepEqual([...autosign.calls, ...certificates.calls], []);
 });
 
-test('hostile certnames are 400, JSON-quoted, before any provider is called', async () => {
-  const { app, autosign, certificates, close } = await mounted();
-  try {
-    for (const name of ['a;b.example.test', '$(id)', 'a\nb.example.test', '-o', 'a b', "a'b", 'x|y']) {
-      for (const [method, url] of [
-        ['POST', `/puppet/ca/${encodeURIComponent(name)}`],
-        ['DELETE', `/puppet/ca/${encodeURIComponent(name)}`],
-        ['POST', `/puppet/ca/autosign/${encodeURIComponent(name)}`],
-        ['DELETE', `/puppet/ca/autosign/${encodeURIComponent(name)}`],
-      ] as const) {
-        const r = await app.inject({ method, url });
-        assert.equal(r.statusCode, 400, `${method} ${JSON.stringify(name)}`);
-        assert.equal(r.body.startsWith(`Invalid certname ${JSON.stringify(name)}: `), true, r.body);
-      }
+test('hostile certnames are 400, JSON-quoted, before any provider is called', async (t) => {
+  const { app, autosign, certificates } = await mounted(t);
+  for (const name of ['a;b.example.test', '$(id)', 'a\nb.example.test', '-o', 'a b', "a'b", 'x|y']) {
+    for (const [method, url] of [
+      ['POST', `/puppet/ca/${encodeURIComponent(name)}`],
+      ['DELETE', `/puppet/ca/${encodeURIComponent(name)}`],
+      ['POST', `/puppet/ca/autosign/${encodeURIComponent(name)}`],
+      ['DELETE', `/puppet/ca/autosign/${encodeURIComponent(name)}`],
+    ] as const) {
+      const r = await app.inject({ method, url });
+      assert.equal(r.statusCode, 400, `${method} ${JSON.stringify(name)}`);
+      assert.equal(r.body.startsWith(`Invalid certname ${JSON.stringify(name)}: `), true, r.body);
     }
-    assert.deepEqual([...autosign.calls, ...certificates.calls], []);
-  } finally {
-    await close();
   }
+  assert.deepEqual([...autosign.calls, ...certificates.calls], []);
 });
 
 test('use_provider: a scalar or a list, the certificate provider appended once, exactly one autosign provider', async () => {

@@ -3,7 +3,7 @@
 // connection (no listening socket needed) and the settings checks. The relay itself is tested
 // against a stand-in Foreman in test/templates/.
 
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { IncomingMessage, ServerResponse } from 'node:http';
 import { Duplex } from 'node:stream';
@@ -44,88 +44,69 @@ async function getRawPath(app: FastifyInstance, path: string): Promise<{ status:
   return { status: Number(raw.split(' ')[1]), body: raw.slice(split + 4) };
 }
 
-const mounted = (global: Record<string, unknown> = REFUSING_FOREMAN) => mountModule(templates, { settings: { template_url: TEMPLATE_URL }, global });
+const mounted = (t: TestContext, global: Record<string, unknown> = REFUSING_FOREMAN) =>
+  mountModule(templates, { settings: { template_url: TEMPLATE_URL }, global }, t);
 
-test('templateServer answers template_url as application/json without calling Foreman', async () => {
-  const { app, instance, close } = await mounted();
-  try {
-    assert.equal(instance.softFailure, undefined);
-    const res = await app.inject({ method: 'GET', url: '/unattended/templateServer' });
-    assert.equal(res.statusCode, 200);
-    assert.equal(res.headers['content-type'], 'application/json');
-    assert.equal(res.body, `{"templateServer":"${TEMPLATE_URL}"}`);
-  } finally {
-    await close();
-  }
+test('templateServer answers template_url as application/json without calling Foreman', async (t) => {
+  const { app, instance } = await mounted(t);
+  assert.equal(instance.softFailure, undefined);
+  const res = await app.inject({ method: 'GET', url: '/unattended/templateServer' });
+  assert.equal(res.statusCode, 200);
+  assert.equal(res.headers['content-type'], 'application/json');
+  assert.equal(res.body, `{"templateServer":"${TEMPLATE_URL}"}`);
 });
 
-test('without foreman_url the instance reports the legacy failure and every relay fails (400, userdata 500)', async () => {
-  const { app, instance, close } = await mounted({});
-  try {
-    assert.equal(instance.softFailure, 'missing :foreman_url: from configuration.');
-    assert.equal((await app.inject({ method: 'GET', url: '/unattended/templateServer' })).statusCode, 200);
-    const res = await app.inject({ method: 'GET', url: '/unattended/provision' });
-    assert.equal(res.statusCode, 400);
-    assert.equal(res.headers['content-type'], 'application/json');
-    assert.equal(res.body, 'Failed to proxy /provision for {"kind"=>"provision"}: missing :foreman_url: from configuration.');
-    const hg = await app.inject({ method: 'GET', url: '/unattended/a/b/c', headers: { accept: 'text/plain' } });
-    assert.equal(hg.statusCode, 400);
-    assert.equal(hg.headers['content-type'], 'text/html;charset=utf-8');
-    assert.equal(hg.body, 'Failed to retrieve a hostgroup template for {"kind"=>"a", "template"=>"b", "hostgroup"=>"c"}: missing :foreman_url: from configuration.');
-    const post = await app.inject({ method: 'POST', url: '/unattended/failed?token=t', payload: 'log', headers: { 'content-type': 'text/plain' } });
-    assert.equal(post.statusCode, 400);
-    assert.equal(post.body, 'Failed to proxy /failed for {"token"=>"t", "kind"=>"failed"}: missing :foreman_url: from configuration.');
-    const ud = await app.inject({ method: 'GET', url: '/userdata/user-data' });
-    assert.equal(ud.statusCode, 500);
-    assert.equal(ud.body, 'Failed to retrieve user-data userdata template for {"kind"=>"user-data"}: missing :foreman_url: from configuration.');
-  } finally {
-    await close();
-  }
+test('without foreman_url the instance reports the legacy failure and every relay fails (400, userdata 500)', async (t) => {
+  const { app, instance } = await mounted(t, {});
+  assert.equal(instance.softFailure, 'missing :foreman_url: from configuration.');
+  assert.equal((await app.inject({ method: 'GET', url: '/unattended/templateServer' })).statusCode, 200);
+  const res = await app.inject({ method: 'GET', url: '/unattended/provision' });
+  assert.equal(res.statusCode, 400);
+  assert.equal(res.headers['content-type'], 'application/json');
+  assert.equal(res.body, 'Failed to proxy /provision for {"kind"=>"provision"}: missing :foreman_url: from configuration.');
+  const hg = await app.inject({ method: 'GET', url: '/unattended/a/b/c', headers: { accept: 'text/plain' } });
+  assert.equal(hg.statusCode, 400);
+  assert.equal(hg.headers['content-type'], 'text/html;charset=utf-8');
+  assert.equal(hg.body, 'Failed to retrieve a hostgroup template for {"kind"=>"a", "template"=>"b", "hostgroup"=>"c"}: missing :foreman_url: from configuration.');
+  const post = await app.inject({ method: 'POST', url: '/unattended/failed?token=t', payload: 'log', headers: { 'content-type': 'text/plain' } });
+  assert.equal(post.statusCode, 400);
+  assert.equal(post.body, 'Failed to proxy /failed for {"token"=>"t", "kind"=>"failed"}: missing :foreman_url: from configuration.');
+  const ud = await app.inject({ method: 'GET', url: '/userdata/user-data' });
+  assert.equal(ud.statusCode, 500);
+  assert.equal(ud.body, 'Failed to retrieve user-data userdata template for {"kind"=>"user-data"}: missing :foreman_url: from configuration.');
 });
 
-test('dot segments are refused before Foreman is called (400, userdata 500)', async () => {
-  const { app, close } = await mounted();
-  try {
-    const up = await getRawPath(app, '/unattended/%2E%2E');
-    assert.equal(up.status, 400);
-    assert.equal(up.body, `Failed to proxy /.. for {"kind"=>".."}: '..' is not a valid path segment`);
-    const hg = await getRawPath(app, '/unattended/x/%2e%2e/%2e');
-    assert.equal(hg.status, 400);
-    assert.match(hg.body, /: '\.\.' is not a valid path segment$/);
-    const ud = await getRawPath(app, '/userdata/%2e');
-    assert.equal(ud.status, 500);
-    assert.match(ud.body, /^Failed to retrieve \. userdata template for \{"kind"=>"\."\}: '\.' is not a valid path segment$/);
-  } finally {
-    await close();
-  }
+test('dot segments are refused before Foreman is called (400, userdata 500)', async (t) => {
+  const { app } = await mounted(t);
+  const up = await getRawPath(app, '/unattended/%2E%2E');
+  assert.equal(up.status, 400);
+  assert.equal(up.body, `Failed to proxy /.. for {"kind"=>".."}: '..' is not a valid path segment`);
+  const hg = await getRawPath(app, '/unattended/x/%2e%2e/%2e');
+  assert.equal(hg.status, 400);
+  assert.match(hg.body, /: '\.\.' is not a valid path segment$/);
+  const ud = await getRawPath(app, '/userdata/%2e');
+  assert.equal(ud.status, 500);
+  assert.match(ud.body, /^Failed to retrieve \. userdata template for \{"kind"=>"\."\}: '\.' is not a valid path segment$/);
 });
 
-test('list or map params are refused naming the parameter (400, userdata 500)', async () => {
-  const { app, close } = await mounted();
-  try {
-    const list = await app.inject({ method: 'GET', url: '/unattended/provision?a[]=1&a[]=2' });
-    assert.equal(list.statusCode, 400);
-    assert.match(list.body, /^Failed to proxy \/provision for .*: parameter 'a' must be a single value, not a list$/);
-    const map = await app.inject({ method: 'GET', url: '/userdata/meta-data?h[k]=v' });
-    assert.equal(map.statusCode, 500);
-    assert.match(map.body, /: parameter 'h' must be a single value, not a map$/);
-  } finally {
-    await close();
-  }
+test('list or map params are refused naming the parameter (400, userdata 500)', async (t) => {
+  const { app } = await mounted(t);
+  const list = await app.inject({ method: 'GET', url: '/unattended/provision?a[]=1&a[]=2' });
+  assert.equal(list.statusCode, 400);
+  assert.match(list.body, /^Failed to proxy \/provision for .*: parameter 'a' must be a single value, not a list$/);
+  const map = await app.inject({ method: 'GET', url: '/userdata/meta-data?h[k]=v' });
+  assert.equal(map.statusCode, 500);
+  assert.match(map.body, /: parameter 'h' must be a single value, not a map$/);
 });
 
-test('a refused connection is 400 (userdata 500) with the route prefix', async () => {
-  const { app, close } = await mounted();
-  try {
-    const res = await app.inject({ method: 'GET', url: '/unattended/provision?token=abc' });
-    assert.equal(res.statusCode, 400);
-    assert.ok(res.body.startsWith('Failed to proxy /provision for {"token"=>"abc", "kind"=>"provision"}: Failed to open TCP connection to 127.0.0.1:1'), res.body);
-    const ud = await app.inject({ method: 'GET', url: '/userdata/user-data' });
-    assert.equal(ud.statusCode, 500);
-    assert.ok(ud.body.startsWith('Failed to retrieve user-data userdata template for {"kind"=>"user-data"}: Failed to open TCP connection'), ud.body);
-  } finally {
-    await close();
-  }
+test('a refused connection is 400 (userdata 500) with the route prefix', async (t) => {
+  const { app } = await mounted(t);
+  const res = await app.inject({ method: 'GET', url: '/unattended/provision?token=abc' });
+  assert.equal(res.statusCode, 400);
+  assert.ok(res.body.startsWith('Failed to proxy /provision for {"token"=>"abc", "kind"=>"provision"}: Failed to open TCP connection to 127.0.0.1:1'), res.body);
+  const ud = await app.inject({ method: 'GET', url: '/userdata/user-data' });
+  assert.equal(ud.statusCode, 500);
+  assert.ok(ud.body.startsWith('Failed to retrieve user-data userdata template for {"kind"=>"user-data"}: Failed to open TCP connection'), ud.body);
 });
 
 test("Foreman's own status is passed on only through the foreman_error row", () => {

@@ -3,6 +3,7 @@
 // fake providers standing in for the backends. Used by every module's `api.test.ts`.
 
 import { createServer } from 'node:http';
+import assert from 'node:assert/strict';
 import type { TestContext } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from './http/app.ts';
@@ -83,4 +84,17 @@ export async function mountModule<S extends TObject, P>(def: ModuleDefinition<S,
   };
   t?.after(close);
   return { app, instance, global, close };
+}
+
+/** What an injected request was answered: status, body and, when given, the exact content type. */
+export function assertAnswer(
+  res: { statusCode: number; body: string; headers: Record<string, unknown> },
+  status: number,
+  body: string | RegExp,
+  contentType?: string,
+): void {
+  assert.equal(res.statusCode, status, `status (body: ${res.body})`);
+  if (typeof body === 'string') assert.equal(res.body, body);
+  else assert.match(res.body, body);
+  if (contentType !== undefined) assert.equal(res.headers['content-type'], contentType);
 }

@@ -8,6 +8,7 @@ import { writeFile, appendFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startTestProxy, type TestProxy } from '../../src/core/testing.ts';
 import { freeTcpPort, removeDir, tempDir, waitFor } from '../lib/procs.ts';
+import { iscProxyFiles } from './isc-env.ts';
 
 let dir: string;
 let proxy: TestProxy;
@@ -56,15 +57,7 @@ before(async () => {
   await writeFile(join(dir, 'dhcpd.conf'), CONF);
   await writeFile(join(dir, 'dhcpd.leases'), LEASES);
   proxy = await startTestProxy({
-    files: {
-      dhcp: { ':enabled': true, ':ping_free_ip': false },
-      dhcp_isc: {
-        ':config': join(dir, 'dhcpd.conf'),
-        ':leases': join(dir, 'dhcpd.leases'),
-        ':omapi_port': await freeTcpPort(),
-        ':omapi_timeout': 2,
-      },
-    },
+    files: iscProxyFiles({ config: join(dir, 'dhcpd.conf'), leases: join(dir, 'dhcpd.leases'), omapiPort: await freeTcpPort(), omapiTimeout: 2 }),
   });
 });
 

@@ -9,7 +9,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { stat } from 'node:fs/promises';
 import { startTestProxy, type TestProxy } from '../../src/core/testing.ts';
-import { startIscEnv, type IscEnv } from './isc-env.ts';
+import { envProxyFiles, startIscEnv, type IscEnv } from './isc-env.ts';
 import { waitFor } from '../lib/procs.ts';
 
 let env: IscEnv;
@@ -19,19 +19,7 @@ const NET = '192.168.122.0';
 before(async () => {
   env = await startIscEnv();
   await env.startDhcpd();
-  proxy = await startTestProxy({
-    files: {
-      dhcp: { ':enabled': true, ':use_provider': 'dhcp_isc', ':server': '127.0.0.1', ':ping_free_ip': false },
-      dhcp_isc: {
-        ':config': env.conf,
-        ':leases': env.leases,
-        ':omapi_port': env.omapiPort,
-        ':key_name': env.keyName,
-        ':key_secret': env.keySecret,
-        ':omapi_timeout': 5,
-      },
-    },
-  });
+  proxy = await startTestProxy({ files: envProxyFiles(env, 5) });
 });
 
 after(async () => {

@@ -228,3 +228,28 @@ async function killByPid(pid: number, comm: string): Promise<void> {
     /* gone */
   }
 }
+
+/** The proxy's dhcp and dhcp_isc settings files for a dhcpd set-up (for startTestProxy's `files`). */
+export function iscProxyFiles(o: {
+  config: string;
+  leases: string;
+  omapiPort: number;
+  omapiTimeout: number;
+  key?: { name: string; secret: string };
+}): Record<string, Record<string, unknown>> {
+  return {
+    dhcp: { ':enabled': true, ':use_provider': 'dhcp_isc', ':server': '127.0.0.1', ':ping_free_ip': false },
+    dhcp_isc: {
+      ':config': o.config,
+      ':leases': o.leases,
+      ':omapi_port': o.omapiPort,
+      ...(o.key ? { ':key_name': o.key.name, ':key_secret': o.key.secret } : {}),
+      ':omapi_timeout': o.omapiTimeout,
+    },
+  };
+}
+
+/** iscProxyFiles for the dhcpd of `env`. */
+export function envProxyFiles(env: IscEnv, omapiTimeout: number): Record<string, Record<string, unknown>> {
+  return iscProxyFiles({ config: env.conf, leases: env.leases, omapiPort: env.omapiPort, omapiTimeout, key: { name: env.keyName, secret: env.keySecret } });
+}

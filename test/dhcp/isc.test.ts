@@ -5,7 +5,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { startTestProxy, type TestProxy } from '../../src/core/testing.ts';
-import { startIscEnv, type IscEnv } from './isc-env.ts';
+import { envProxyFiles, startIscEnv, type IscEnv } from './isc-env.ts';
 import { waitFor } from '../lib/procs.ts';
 
 let env: IscEnv;
@@ -22,19 +22,7 @@ before(async () => {
     ].join('\n'),
   });
   await env.startDhcpd();
-  proxy = await startTestProxy({
-    files: {
-      dhcp: { ':enabled': true, ':use_provider': 'dhcp_isc', ':server': '127.0.0.1', ':ping_free_ip': false },
-      dhcp_isc: {
-        ':config': env.conf,
-        ':leases': env.leases,
-        ':omapi_port': env.omapiPort,
-        ':key_name': env.keyName,
-        ':key_secret': env.keySecret,
-        ':omapi_timeout': 3,
-      },
-    },
-  });
+  proxy = await startTestProxy({ files: envProxyFiles(env, 3) });
 });
 
 after(async () => {

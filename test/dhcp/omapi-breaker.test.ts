@@ -12,6 +12,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startTestProxy, type TestProxy, type TestResponse } from '../../src/core/testing.ts';
 import { removeDir, sleep, tempDir, waitFor } from '../lib/procs.ts';
+import { iscProxyFiles } from './isc-env.ts';
 
 const NET = '192.168.122.0';
 /** omapi_timeout, seconds. */
@@ -55,17 +56,13 @@ before(async () => {
   await writeFile(join(dir, 'dhcpd.leases'), '');
   standIn = await startStandInHungDhcpd();
   proxy = await startTestProxy({
-    files: {
-      dhcp: { ':enabled': true, ':ping_free_ip': false },
-      dhcp_isc: {
-        ':config': join(dir, 'dhcpd.conf'),
-        ':leases': join(dir, 'dhcpd.leases'),
-        ':omapi_port': standIn.port,
-        ':key_name': 'omapi_key',
-        ':key_secret': randomBytes(16).toString('base64'),
-        ':omapi_timeout': OMAPI_TIMEOUT,
-      },
-    },
+    files: iscProxyFiles({
+      config: join(dir, 'dhcpd.conf'),
+      leases: join(dir, 'dhcpd.leases'),
+      omapiPort: standIn.port,
+      omapiTimeout: OMAPI_TIMEOUT,
+      key: { name: 'omapi_key', secret: randomBytes(16).toString('base64') },
+    }),
   });
 });
 

@@ -4,7 +4,7 @@
 
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { mountModule } from '../../core/inject.ts';
+import { assertAnswer, mountModule } from '../../core/inject.ts';
 import { silentLogger } from '../../core/logging.ts';
 import bmc from './module.ts';
 import { bmcModule } from './api.ts';
@@ -114,8 +114,7 @@ test('menus answer the reference JSON without a backend; unknown paths and metho
   assert.equal(installed.headers['content-type'], 'application/json');
   assert.deepEqual((JSON.parse(installed.body) as { installed_providers: string[] }).installed_providers.slice(-3), ['redfish', 'ssh', 'shell']);
   const head = await app.inject({ method: 'HEAD', url: '/bmc/providers' });
-  assert.equal(head.statusCode, 200);
-  assert.equal(head.body, '');
+  assertAnswer(head, 200, '');
 
   for (const [method, url] of [
     ['PUT', '/bmc'],

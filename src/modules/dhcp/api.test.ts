@@ -3,7 +3,7 @@
 
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { mountModule } from '../../core/inject.ts';
+import { assertAnswer, mountModule } from '../../core/inject.ts';
 import { sameReservation } from './api.ts';
 import { DhcpError } from './errors.ts';
 import dhcp from './module.ts';
@@ -155,11 +155,9 @@ test('404 and 400 texts of the reference', async (t) => {
 test('unused_ip: range checks before the provider, which gets from, to and mac', async (t) => {
   const { app, fake } = await mounted(t);
   const outside = await app.inject({ method: 'GET', url: '/dhcp/10.0.0.0/unused_ip?from=10.0.0.10&to=10.0.1.20' });
-  assert.equal(outside.statusCode, 400);
-  assert.equal(outside.body, 'Range does not belong to provided subnet');
+  assertAnswer(outside, 400, 'Range does not belong to provided subnet');
   const reversed = await app.inject({ method: 'GET', url: '/dhcp/10.0.0.0/unused_ip?from=10.0.0.30&to=10.0.0.20' });
-  assert.equal(reversed.statusCode, 400);
-  assert.equal(reversed.body, "10.0.0.30 can't be lower IP address than 10.0.0.20 - change the order?");
+  assertAnswer(reversed, 400, "10.0.0.30 can't be lower IP address than 10.0.0.20 - change the order?");
   const badFrom = await app.inject({ method: 'GET', url: '/dhcp/10.0.0.0/unused_ip?from=x&to=10.0.0.20' });
   assert.equal(badFrom.body, 'Invalid IP Address x');
   assert.deepEqual(fake.calls, []);
@@ -175,16 +173,13 @@ test('unused_ip: range checks before the provider, which gets from, to and mac',
 test('create: 409 for a different record in the way, 200 no-op for an identical one, 400 without a subnet', async (t) => {
   const { app, fake } = await mounted(t);
   const clash = await app.inject({ method: 'POST', url: '/dhcp/10.0.0.0', ...form({ name: 'other', ip: '10.0.0.11', mac: '52:54:00:00:00:99' }) });
-  assert.equal(clash.statusCode, 409);
-  assert.equal(clash.body, 'Record 10.0.0.0/10.0.0.11 already exists');
+  assertAnswer(clash, 409, 'Record 10.0.0.0/10.0.0.11 already exists');
   const same = await app.inject({
     method: 'POST',
     url: '/dhcp/10.0.0.0',
     ...form({ name: 'made.example', ip: '10.0.0.11', mac: '52:54:00:00:00:11', filename: 'pxelinux.0' }),
   });
-  assert.equal(same.statusCode, 200);
-  assert.equal(same.body, '');
-  assert.equal(same.headers['content-type'], 'application/json');
+  assertAnswer(same, 200, '', 'application/json');
   assert.deepEqual(fake.calls, []);
   // A bonded interface's related MAC does not count as a conflict.
   const bonded = await app.inject({
@@ -196,13 +191,11 @@ test('create: 409 for a different record in the way, 200 no-op for an identical 
   assert.deepEqual(fake.calls, ['create bond.example 10.0.0.11 52:54:00:00:00:12']);
 
   const noSubnet = await app.inject({ method: 'POST', url: '/dhcp/192.168.1.0', ...form({ name: 'x', ip: '192.168.1.5', mac: '52:54:00:00:00:01' }) });
-  assert.equal(noSubnet.statusCode, 400);
-  assert.equal(noSubnet.body, 'No Subnet detected for: 192.168.1.0');
+  assertAnswer(noSubnet, 400, 'No Subnet detected for: 192.168.1.0');
   const noName = await app.inject({ method: 'POST', url: '/dhcp/10.0.0.0', ...form({ ip: '10.0.0.5', mac: '52:54:00:00:00:01' }) });
   assert.equal(noName.body, 'Must provide hostname');
   const vendor = await app.inject({ method: 'POST', url: '/dhcp/10.0.0.0', ...form({ name: 'v', ip: '10.0.0.5', mac: '52:54:00:00:00:01', '<SUNW.x>root_server_ip': '10.0.0.1' }) });
-  assert.equal(vendor.statusCode, 400);
-  assert.equal(vendor.body, 'DHCP implementation does not support Vendor Options');
+  assertAnswer(vendor, 400, 'DHCP implementation does not support Vendor Options');
   const control = await app.inject({ method: 'POST', url: '/dhcp/10.0.0.0', ...form({ name: 'a\nb', ip: '10.0.0.5', mac: '52:54:00:00:00:01' }) });
   assert.equal(control.body, 'Invalid name: control characters are not allowed');
 });
@@ -269,15 +262,11 @@ test('POST refuses values dhcpd cannot write back to dhcpd.leases (or Kea would 
 test('delete: a static reservation or a lease is 400, a made one goes, a missing subnet or record is 200', async (t) => {
   const { app, fake } = await mounted(t);
   const fixed = await app.inject({ method: 'DELETE', url: '/dhcp/10.0.0.0/ip/10.0.0.10' });
-  assert.equal(fixed.statusCode, 400);
-  assert.equal(fixed.body, 'static.example (10.0.0.10 / 52:54:00:00:00:10) is static - unable to delete');
+  assertAnswer(fixed, 400, 'static.example (10.0.0.10 / 52:54:00:00:00:10) is static - unable to delete');
   const lease = await app.inject({ method: 'DELETE', url: '/dhcp/10.0.0.0/mac/52:54:00:00:00:20' });
-  assert.equal(lease.statusCode, 400);
-  assert.equal(lease.body, '10.0.0.20 / 52:54:00:00:00:20 is static - unable to delete');
+  assertAnswer(lease, 400, '10.0.0.20 / 52:54:00:00:00:20 is static - unable to delete');
   const made = await app.inject({ method: 'DELETE', url: '/dhcp/10.0.0.0/mac/52:54:00:00:00:11' });
-  assert.equal(made.statusCode, 200);
-  assert.equal(made.body, '');
-  assert.equal(made.headers['content-type'], 'text/html;charset=utf-8');
+  assertAnswer(made, 200, '', 'text/html;charset=utf-8');
   assert.deepEqual(fake.calls, ['delete made.example']);
   assert.equal((await app.inject({ method: 'DELETE', url: '/dhcp/192.168.1.0/ip/192.168.1.5' })).statusCode, 200);
   assert.equal((await app.inject({ method: 'DELETE', url: '/dhcp/10.0.0.0/ip/10.0.0.99' })).statusCode, 200);
@@ -289,11 +278,9 @@ test('method override: a POST with _method=DELETE or the header deletes; another
   assert.equal(byField.statusCode, 200);
   assert.deepEqual(fake.calls, ['delete made.example']);
   const byHeader = await app.inject({ method: 'POST', url: '/dhcp/10.0.0.0/ip/10.0.0.10', headers: { 'x-http-method-override': 'DELETE' } });
-  assert.equal(byHeader.statusCode, 400);
-  assert.match(byHeader.body, /is static - unable to delete$/);
+  assertAnswer(byHeader, 400, /is static - unable to delete$/);
   const plainPost = await app.inject({ method: 'POST', url: '/dhcp/10.0.0.0/ip/10.0.0.10' });
-  assert.equal(plainPost.statusCode, 404);
-  assert.equal(plainPost.body, 'Requested url was not found');
+  assertAnswer(plainPost, 404, 'Requested url was not found');
   const put = await app.inject({ method: 'POST', url: '/dhcp/10.0.0.0', ...form({ _method: 'PUT', name: 'x', ip: '10.0.0.5', mac: '52:54:00:00:00:01' }) });
   assert.equal(put.statusCode, 404);
   assert.deepEqual(fake.calls, ['delete made.example']);
@@ -303,19 +290,15 @@ test('error policy: a table error keeps its status, a plain provider Error is 40
   const { app, fake } = await mounted(t);
   fake.failure = new Error('dhcp/kea: cannot read the configuration: Kea Control Agent unreachable');
   const plain = await app.inject({ method: 'GET', url: '/dhcp' });
-  assert.equal(plain.statusCode, 400);
-  assert.equal(plain.body, 'dhcp/kea: cannot read the configuration: Kea Control Agent unreachable');
-  assert.equal(plain.headers['content-type'], 'application/json');
+  assertAnswer(plain, 400, 'dhcp/kea: cannot read the configuration: Kea Control Agent unreachable', 'application/json');
 
   fake.failure = DhcpError.conflict('Hardware address conflict.');
   const table = await app.inject({ method: 'POST', url: '/dhcp/10.0.0.0', ...form({ name: 'n', ip: '10.0.0.50', mac: '52:54:00:00:00:50' }) });
-  assert.equal(table.statusCode, 409);
-  assert.equal(table.body, 'Hardware address conflict.');
+  assertAnswer(table, 409, 'Hardware address conflict.');
 
   fake.failure = DhcpError.omapi_failed('Failed to add DHCP reservation for n (10.0.0.50 / 52:54:00:00:00:50): No response from DHCP server (timeout)');
   const omapi = await app.inject({ method: 'POST', url: '/dhcp/10.0.0.0', ...form({ name: 'n', ip: '10.0.0.50', mac: '52:54:00:00:00:50' }) });
-  assert.equal(omapi.statusCode, 400);
-  assert.match(omapi.body, /^Failed to add DHCP reservation for n .*: No response from DHCP server/);
+  assertAnswer(omapi, 400, /^Failed to add DHCP reservation for n .*: No response from DHCP server/);
 });
 
 test('settings: ping_free_ip must be a boolean', async () => {

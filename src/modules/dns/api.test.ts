@@ -3,7 +3,7 @@
 
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { mountModule } from '../../core/inject.ts';
+import { assertAnswer, mountModule } from '../../core/inject.ts';
 import dns from './module.ts';
 import { DnsError } from './errors.ts';
 import type { DnsProvider, DnsRecordType } from './provider.ts';
@@ -34,9 +34,7 @@ const form = (fields: Record<string, string>) => ({
 test('create and delete reach the provider and answer 200 with an empty text/html body', async (t) => {
   const { app, fake } = await mounted(t);
   const created = await app.inject({ method: 'POST', url: '/dns/', ...form({ fqdn: 'web1.example.test', value: '192.0.2.10', type: 'a' }) });
-  assert.equal(created.statusCode, 200);
-  assert.equal(created.body, '');
-  assert.equal(created.headers['content-type'], 'text/html;charset=utf-8');
+  assertAnswer(created, 200, '', 'text/html;charset=utf-8');
   const removed = await app.inject({ method: 'DELETE', url: '/dns/10.2.0.192.in-addr.arpa' });
   assert.equal(removed.statusCode, 200);
   const typed = await app.inject({ method: 'DELETE', url: '/dns/web1.example.test/AAAA/' });
@@ -47,11 +45,9 @@ test('create and delete reach the provider and answer 200 with an empty text/htm
 test('bad parameters are 400 with the reference text, before the provider is called', async (t) => {
   const { app, fake } = await mounted(t);
   const missing = await app.inject({ method: 'POST', url: '/dns', ...form({ fqdn: 'x.example.test' }) });
-  assert.equal(missing.statusCode, 400);
-  assert.equal(missing.body, "'create' requires fqdn, value, and type parameters");
+  assertAnswer(missing, 400, "'create' requires fqdn, value, and type parameters");
   const badType = await app.inject({ method: 'POST', url: '/dns', ...form({ fqdn: 'x.example.test', value: '1.2.3.4', type: 'MX' }) });
-  assert.equal(badType.statusCode, 400);
-  assert.equal(badType.body, "unrecognized 'type' parameter: MX");
+  assertAnswer(badType, 400, "unrecognized 'type' parameter: MX");
   const badAddress = await app.inject({ method: 'POST', url: '/dns', ...form({ fqdn: 'x.example.test', value: '::1', type: 'A' }) });
   assert.equal(badAddress.body, 'address family mismatch: ::1');
   assert.deepEqual(fake.calls, []);
@@ -62,18 +58,14 @@ test('table errors keep their status; any other provider error is 400 with its m
   const { app, fake } = await mounted(t);
   fake.failure = DnsError.conflict("'web1.example.test 'is already in use");
   const conflict = await app.inject({ method: 'POST', url: '/dns', ...form({ fqdn: 'web1.example.test', value: '192.0.2.11', type: 'A' }) });
-  assert.equal(conflict.statusCode, 409);
-  assert.equal(conflict.body, "'web1.example.test 'is already in use");
-  assert.equal(conflict.headers['content-type'], 'application/json');
+  assertAnswer(conflict, 409, "'web1.example.test 'is already in use", 'application/json');
 
   fake.failure = DnsError.not_found('Cannot find DNS entry for web9.example.test (A)');
   assert.equal((await app.inject({ method: 'DELETE', url: '/dns/web9.example.test' })).statusCode, 404);
 
   fake.failure = new Error('dns_nsupdate: 127.0.0.1:53 unreachable');
   const plain = await app.inject({ method: 'DELETE', url: '/dns/web9.example.test', headers: { accept: 'text/plain' } });
-  assert.equal(plain.statusCode, 400);
-  assert.equal(plain.body, 'dns_nsupdate: 127.0.0.1:53 unreachable');
-  assert.equal(plain.headers['content-type'], 'text/html;charset=utf-8');
+  assertAnswer(plain, 400, 'dns_nsupdate: 127.0.0.1:53 unreachable', 'text/html;charset=utf-8');
 });
 
 test('settings: a dns_ttl outside 31 bits fails the module naming the key', async () => {

@@ -4,7 +4,7 @@
 
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { mountModule } from '../../core/inject.ts';
+import { assertAnswer, mountModule } from '../../core/inject.ts';
 import type { Settings } from '../../core/module.ts';
 import { checkDeclared, readDeclared } from '../../core/settings/schema.ts';
 import type { EnvironmentInfo } from '../../lib/puppet/classes.ts';
@@ -60,17 +60,11 @@ async function mounted(t: TestContext) {
 test('environments: names in Puppet’s order, one environment, an unknown one is 404', async (t) => {
   const { app, fake } = await mounted(t);
   const list = await app.inject({ method: 'GET', url: '/puppet/environments' });
-  assert.equal(list.statusCode, 200);
-  assert.equal(list.body, '["production","development"]');
-  assert.equal(list.headers['content-type'], 'application/json');
+  assertAnswer(list, 200, '["production","development"]', 'application/json');
   const one = await app.inject({ method: 'GET', url: '/puppet/environments/production' });
-  assert.equal(one.statusCode, 200);
-  assert.equal(one.body, '{"name":"production","paths":["/etc/puppetlabs/code/environments/production/modules"]}');
-  assert.equal(one.headers['content-type'], 'application/json');
+  assertAnswer(one, 200, '{"name":"production","paths":["/etc/puppetlabs/code/environments/production/modules"]}', 'application/json');
   const none = await app.inject({ method: 'GET', url: '/puppet/environments/nosuch' });
-  assert.equal(none.statusCode, 404);
-  assert.equal(none.body, "Could not find environment 'nosuch'");
-  assert.equal(none.headers['content-type'], 'application/json');
+  assertAnswer(none, 404, "Could not find environment 'nosuch'", 'application/json');
   assert.deepEqual(fake.calls, ['environments', 'environments', 'environments']);
 });
 
@@ -98,29 +92,22 @@ test('the provider’s errors: unknown environment 404, slow Puppet 503 + Retry-
   for (const url of ['/puppet/environments/nosuch/classes', '/puppet/environments/nosuch/classes_and_errors']) {
     fake.failure = new EnvironmentNotFoundError('nosuch');
     const missing = await app.inject({ method: 'GET', url });
-    assert.equal(missing.statusCode, 404);
-    assert.equal(missing.body, "Could not find environment 'nosuch'");
+    assertAnswer(missing, 404, "Could not find environment 'nosuch'");
 
     fake.failure = new PuppetTimeoutError();
     const slow = await app.inject({ method: 'GET', url });
-    assert.equal(slow.statusCode, 503);
-    assert.equal(slow.body, 'Puppet is taking too long to respond, please try again later.');
+    assertAnswer(slow, 503, 'Puppet is taking too long to respond, please try again later.');
     assert.equal(slow.headers['retry-after'], '15');
 
     fake.failure = new Error('403 Forbidden request');
     const refused = await app.inject({ method: 'GET', url });
-    assert.equal(refused.statusCode, 406);
-    assert.equal(refused.body, 'Failed to show puppet classes: 403 Forbidden request');
-    assert.equal(refused.headers['content-type'], 'application/json');
+    assertAnswer(refused, 406, 'Failed to show puppet classes: 403 Forbidden request', 'application/json');
   }
   fake.failure = new Error('Failed to open TCP connection to 127.0.0.1:1 (connect ECONNREFUSED)');
   const list = await app.inject({ method: 'GET', url: '/puppet/environments' });
-  assert.equal(list.statusCode, 406);
-  assert.equal(list.body, `Failed to list puppet environments: ${fake.failure.message}`);
+  assertAnswer(list, 406, `Failed to list puppet environments: ${fake.failure.message}`);
   const show = await app.inject({ method: 'GET', url: '/puppet/environments/production', headers: { accept: 'text/plain' } });
-  assert.equal(show.statusCode, 406);
-  assert.equal(show.body, `Failed to show puppet environment: ${fake.failure.message}`);
-  assert.equal(show.headers['content-type'], 'text/html;charset=utf-8');
+  assertAnswer(show, 406, `Failed to show puppet environment: ${fake.failure.message}`, 'text/html;charset=utf-8');
 });
 
 test('bad environment names are 400 before Puppet is asked; /puppet/run is 501; other paths 404', async (t) => {
@@ -131,8 +118,7 @@ test('bad environment names are 400 before Puppet is asked; /puppet/run is 501; 
     assert.match(r.body, /^Invalid environment name "[^"]+": may contain only letters, digits and '_'$/);
   }
   const run = await app.inject({ method: 'POST', url: '/puppet/run' });
-  assert.equal(run.statusCode, 501);
-  assert.equal(run.body, 'Puppetrun support has been removed in version 2.3');
+  assertAnswer(run, 501, 'Puppetrun support has been removed in version 2.3');
   assert.equal((await app.inject({ method: 'GET', url: '/puppet/nothing' })).statusCode, 404);
   assert.deepEqual(fake.calls, []);
 });

@@ -6,7 +6,7 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { ProxyError } from '../../core/errors.ts';
-import { mountModule } from '../../core/inject.ts';
+import { assertAnswer, mountModule } from '../../core/inject.ts';
 import type { Settings } from '../../core/module.ts';
 import { checkDeclared, readDeclared } from '../../core/settings/schema.ts';
 import type { CertificateInfo } from '../../lib/puppet/cert-status.ts';
@@ -96,13 +96,9 @@ test('certificates: list, sign and clean answer application/json, empty bodies i
     assert.equal(list.body, JSON.stringify(certificates.certificates));
   }
   const sign = await app.inject({ method: 'POST', url: '/puppet/ca/h.example.test' });
-  assert.equal(sign.statusCode, 200);
-  assert.equal(sign.body, '');
-  assert.equal(sign.headers['content-type'], 'application/json');
+  assertAnswer(sign, 200, '', 'application/json');
   const clean = await app.inject({ method: 'DELETE', url: '/puppet/ca/h.example.test' });
-  assert.equal(clean.statusCode, 200);
-  assert.equal(clean.body, '');
-  assert.equal(clean.headers['content-type'], 'application/json');
+  assertAnswer(clean, 200, '', 'application/json');
   assert.deepEqual(certificates.calls, ['list', 'list', 'sign h.example.test', 'clean h.example.test']);
 });
 
@@ -139,8 +135,7 @@ test('a provider’s plain failure is 406 with the route’s prefix; a table err
   // The bulkhead's 503 (a table error of the core) passes untouched, Retry-After included.
   certificates.failure = new ProxyError(503, 'puppetca: too many concurrent requests, try again later', 'bulkhead.full', { 'retry-after': '5' });
   const busy = await app.inject({ method: 'POST', url: '/puppet/ca/h.example.test' });
-  assert.equal(busy.statusCode, 503);
-  assert.equal(busy.body, 'puppetca: too many concurrent requests, try again later');
+  assertAnswer(busy, 503, 'puppetca: too many concurrent requests, try again later');
   assert.equal(busy.headers['retry-after'], '5');
 });
 
@@ -148,25 +143,18 @@ test('hostname autosign: list, add (globs too), remove; a missing entry is 404 w
   const { app, autosign } = await mounted(t);
   autosign.entries = ['a.example.test', '*.wild.example.test'];
   const list = await app.inject({ method: 'GET', url: '/puppet/ca/autosign' });
-  assert.equal(list.statusCode, 200);
-  assert.equal(list.body, '["a.example.test","*.wild.example.test"]');
-  assert.equal(list.headers['content-type'], 'application/json');
+  assertAnswer(list, 200, '["a.example.test","*.wild.example.test"]', 'application/json');
 
   const add = await app.inject({ method: 'POST', url: '/puppet/ca/autosign/b.example.test' });
-  assert.equal(add.statusCode, 200);
-  assert.equal(add.body, '');
-  assert.equal(add.headers['content-type'], 'application/json');
+  assertAnswer(add, 200, '', 'application/json');
   assert.equal((await app.inject({ method: 'POST', url: '/puppet/ca/autosign/*.example.test' })).statusCode, 200);
 
   const removed = await app.inject({ method: 'DELETE', url: '/puppet/ca/autosign/b.example.test' });
-  assert.equal(removed.statusCode, 200);
-  assert.equal(removed.body, '');
+  assertAnswer(removed, 200, '');
 
   autosign.failure = new NotPresentError('Attempt to remove nonexistent client autosign for c.example.test');
   const missing = await app.inject({ method: 'DELETE', url: '/puppet/ca/autosign/c.example.test' });
-  assert.equal(missing.statusCode, 404);
-  assert.equal(missing.body, 'Attempt to remove nonexistent client autosign for c.example.test');
-  assert.equal(missing.headers['content-type'], 'application/json');
+  assertAnswer(missing, 404, 'Attempt to remove nonexistent client autosign for c.example.test', 'application/json');
   assert.deepEqual(autosign.calls, [
     'list',
     'add b.example.test undefined',
@@ -180,9 +168,7 @@ test('token autosign: the token is the body, token_ttl passes when a positive in
   const autosign = new FakeValidating();
   const { app } = await mounted(t, autosign, { use_provider: 'puppetca_token_whitelisting' });
   const add = await app.inject({ method: 'POST', url: '/puppet/ca/autosign/t.example.test?token_ttl=5' });
-  assert.equal(add.statusCode, 200);
-  assert.equal(add.body, '{"generated_token":"token-for-t.example.test"}');
-  assert.equal(add.headers['content-type'], 'application/json');
+  assertAnswer(add, 200, '{"generated_token":"token-for-t.example.test"}', 'application/json');
   const form = await app.inject({
     method: 'POST',
     url: '/puppet/ca/autosign/u.example.test',
@@ -194,8 +180,7 @@ test('token autosign: the token is the body, token_ttl passes when a positive in
     assert.equal((await app.inject({ method: 'POST', url: `/puppet/ca/autosign/v.example.test?token_ttl=${bad}` })).statusCode, 200);
   }
   const glob = await app.inject({ method: 'POST', url: '/puppet/ca/autosign/*.example.test' });
-  assert.equal(glob.statusCode, 400);
-  assert.match(glob.body, /^Invalid certname "\*\.example\.test": /);
+  assertAnswer(glob, 400, /^Invalid certname "\*\.example\.test": /);
   assert.deepEqual(autosign.calls, [
     'add t.example.test 5',
     'add u.example.test 7',
@@ -208,21 +193,16 @@ test('/validate: 200 or 404 with empty JSON bodies, the body read raw whatever i
   const { app, certificates } = await mounted(t, autosign, { use_provider: ['puppetca_token_whitelisting'] });
   // Net::HTTP labels the PEM a form: it must still arrive byte for byte.
   const ok = await app.inject({ method: 'POST', url: '/puppet/ca/validate', headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: PEM });
-  assert.equal(ok.statusCode, 200);
-  assert.equal(ok.body, '');
-  assert.equal(ok.headers['content-type'], 'application/json');
+  assertAnswer(ok, 200, '', 'application/json');
   assert.deepEqual(autosign.csrs, [PEM]);
 
   autosign.verdict = false;
   const refused = await app.inject({ method: 'POST', url: '/puppet/ca/validate', headers: { 'content-type': 'text/plain' }, payload: PEM });
-  assert.equal(refused.statusCode, 404);
-  assert.equal(refused.body, '');
-  assert.equal(refused.headers['content-type'], 'application/json');
+  assertAnswer(refused, 404, '', 'application/json');
 
   autosign.failure = new Error('tokens.yml is not valid YAML');
   const broken = await app.inject({ method: 'POST', url: '/puppet/ca/validate', headers: { 'content-type': 'text/plain' }, payload: PEM });
-  assert.equal(broken.statusCode, 406);
-  assert.equal(broken.body, 'Failed to validate CSR: tokens.yml is not valid YAML');
+  assertAnswer(broken, 406, 'Failed to validate CSR: tokens.yml is not valid YAML');
 
   const tooBig = await app.inject({ method: 'POST', url: '/puppet/ca/validate', headers: { 'content-type': 'text/plain' }, payload: 'x'.repeat(70_000) });
   assert.equal(tooBig.statusCode, 413);
@@ -232,8 +212,7 @@ test('/validate: 200 or 404 with empty JSON bodies, the body read raw whatever i
 test('/validate without a validating provider is 501', async (t) => {
   const { app, autosign, certificates } = await mounted(t);
   const r = await app.inject({ method: 'POST', url: '/puppet/ca/validate', headers: { 'content-type': 'text/plain' }, payload: PEM });
-  assert.equal(r.statusCode, 501);
-  assert.equal(r.body, 'Provider only supports trivial autosigning');
+  assertAnswer(r, 501, 'Provider only supports trivial autosigning');
   assert.deepEqual([...autosign.calls, ...certificates.calls], []);
 });
 

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import Fastify from 'fastify';
 import { Bulkhead } from '../../core/bulkhead.ts';
 import { errorHandler } from '../../core/http/error-handler.ts';
-import { mountModule } from '../../core/inject.ts';
+import { assertAnswer, mountModule } from '../../core/inject.ts';
 import { silentLogger } from '../../core/logging.ts';
 import type { Logger } from '../../core/logging-types.ts';
 import registration from './module.ts';
@@ -41,8 +41,7 @@ test('a refused connection and a list param are 500 failure snippets', async () 
     assert.equal(refused.headers['content-type'], HTML);
     assert.equal(refused.body, FAILURE_SNIPPET);
     const list = await app.inject({ method: 'GET', url: '/register?a[]=1' });
-    assert.equal(list.statusCode, 500);
-    assert.equal(list.body, FAILURE_SNIPPET);
+    assertAnswer(list, 500, FAILURE_SNIPPET);
   } finally {
     await close();
   }

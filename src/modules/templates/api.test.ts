@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { IncomingMessage, ServerResponse } from 'node:http';
 import { Duplex } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
-import { mountModule } from '../../core/inject.ts';
+import { assertAnswer, mountModule } from '../../core/inject.ts';
 import templates from './module.ts';
 import { TemplatesError } from './errors.ts';
 
@@ -69,11 +69,9 @@ test('without foreman_url the instance reports the legacy failure and every rela
   assert.equal(hg.headers['content-type'], 'text/html;charset=utf-8');
   assert.equal(hg.body, 'Failed to retrieve a hostgroup template for {"kind"=>"a", "template"=>"b", "hostgroup"=>"c"}: missing :foreman_url: from configuration.');
   const post = await app.inject({ method: 'POST', url: '/unattended/failed?token=t', payload: 'log', headers: { 'content-type': 'text/plain' } });
-  assert.equal(post.statusCode, 400);
-  assert.equal(post.body, 'Failed to proxy /failed for {"token"=>"t", "kind"=>"failed"}: missing :foreman_url: from configuration.');
+  assertAnswer(post, 400, 'Failed to proxy /failed for {"token"=>"t", "kind"=>"failed"}: missing :foreman_url: from configuration.');
   const ud = await app.inject({ method: 'GET', url: '/userdata/user-data' });
-  assert.equal(ud.statusCode, 500);
-  assert.equal(ud.body, 'Failed to retrieve user-data userdata template for {"kind"=>"user-data"}: missing :foreman_url: from configuration.');
+  assertAnswer(ud, 500, 'Failed to retrieve user-data userdata template for {"kind"=>"user-data"}: missing :foreman_url: from configuration.');
 });
 
 test('dot segments are refused before Foreman is called (400, userdata 500)', async (t) => {
@@ -92,11 +90,9 @@ test('dot segments are refused before Foreman is called (400, userdata 500)', as
 test('list or map params are refused naming the parameter (400, userdata 500)', async (t) => {
   const { app } = await mounted(t);
   const list = await app.inject({ method: 'GET', url: '/unattended/provision?a[]=1&a[]=2' });
-  assert.equal(list.statusCode, 400);
-  assert.match(list.body, /^Failed to proxy \/provision for .*: parameter 'a' must be a single value, not a list$/);
+  assertAnswer(list, 400, /^Failed to proxy \/provision for .*: parameter 'a' must be a single value, not a list$/);
   const map = await app.inject({ method: 'GET', url: '/userdata/meta-data?h[k]=v' });
-  assert.equal(map.statusCode, 500);
-  assert.match(map.body, /: parameter 'h' must be a single value, not a map$/);
+  assertAnswer(map, 500, /: parameter 'h' must be a single value, not a map$/);
 });
 
 test('a refused connection is 400 (userdata 500) with the route prefix', async (t) => {

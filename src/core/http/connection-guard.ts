@@ -10,6 +10,7 @@
 // All of it is bookkeeping in memory: the accept path never waits for DNS or anything else.
 
 import { BlockList, isIP } from 'node:net';
+import { clientAddress as peerAddress } from '../../lib/http/forwarding.ts';
 
 export interface AdmissionLimits {
   /** Open connections at most. */
@@ -25,11 +26,6 @@ export type Refusal = 'peer-limit' | 'full' | 'reserve';
 interface Tracked {
   readonly peer: string;
   inFlight: number;
-}
-
-/** The peer of a socket: its IP address, an IPv4-mapped IPv6 address folded to IPv4. */
-export function peerAddress(remoteAddress: string): string {
-  return remoteAddress.startsWith('::ffff:') && remoteAddress.includes('.') ? remoteAddress.slice(7) : remoteAddress;
 }
 
 /** Tracks the open connections of one listening socket and decides on new ones. */

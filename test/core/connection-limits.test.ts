@@ -59,6 +59,8 @@ const open = (held: readonly Held[]): number => held.filter((h) => !h.closed).le
 test('one peer holding 1 200 idle connections does not lock out another peer', async () => {
   const p = await startTestProxy();
   const port = p.proxy.listeners[0].addresses[0].port;
+  const server = p.proxy.listeners[0].servers[0];
+  const connections = (): Promise<number> => new Promise((resolve, reject) => server.getConnections((err, n) => (err ? reject(err) : resolve(n))));
   let held: Held[] = [];
   try {
     held = await holdMany(port, '127.0.0.1', 1200);
@@ -68,9 +70,11 @@ test('one peer holding 1 200 idle connections does not lock out another peer', a
       assert.equal(r.status, 200);
       assert.deepEqual(JSON.parse(r.body), ['logs']);
     }
-    // The first peer kept exactly its share; the rest were closed by the proxy.
-    await waitFor('the connections beyond the per-peer limit to be closed', () => open(held) === 64, 20_000);
-    assert.equal(open(held), 64);
+    // The proxy kept at most the first peer's share. Counted on the proxy's side: a flood of
+    // connects can overflow the kernel's accept queue, and a client whose handshake the kernel
+    // then dropped still believes it is connected, so client-side counts are not exact.
+    await waitFor('the connections beyond the per-peer limit to be closed', async () => (await connections()) <= 64, 20_000);
+    assert.ok(open(held) < 1200, 'the proxy closed connections of the first peer');
   } finally {
     for (const h of held) h.socket.destroy();
     await p.close();

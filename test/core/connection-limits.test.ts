@@ -5,7 +5,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { connect, type Socket } from 'node:net';
+import { connect, type Server, type Socket } from 'node:net';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { once } from 'node:events';
 import { request } from 'node:http';
@@ -56,11 +56,14 @@ async function holdMany(port: number, localAddress: string, n: number): Promise<
 
 const open = (held: readonly Held[]): number => held.filter((h) => !h.closed).length;
 
+/** Connections the proxy holds on one listening socket (its own count, not the clients'). */
+const openOn = (server: Server): Promise<number> =>
+  new Promise((resolve, reject) => server.getConnections((err, n) => (err ? reject(err) : resolve(n))));
+
 test('one peer holding 1 200 idle connections does not lock out another peer', async () => {
   const p = await startTestProxy();
   const port = p.proxy.listeners[0].addresses[0].port;
-  const server = p.proxy.listeners[0].servers[0];
-  const connections = (): Promise<number> => new Promise((resolve, reject) => server.getConnections((err, n) => (err ? reject(err) : resolve(n))));
+  const connections = (): Promise<number> => openOn(p.proxy.listeners[0].servers[0]);
   let held: Held[] = [];
   try {
     held = await holdMany(port, '127.0.0.1', 1200);
@@ -84,8 +87,7 @@ test('one peer holding 1 200 idle connections does not lock out another peer', a
 test('the 65th connection of one peer is closed at once; its 64 others stay open and usable', async () => {
   const p = await startTestProxy();
   const port = p.proxy.listeners[0].addresses[0].port;
-  const server = p.proxy.listeners[0].servers[0];
-  const connections = (): Promise<number> => new Promise((resolve, reject) => server.getConnections((err, n) => (err ? reject(err) : resolve(n))));
+  const connections = (): Promise<number> => openOn(p.proxy.listeners[0].servers[0]);
   let held: Held[] = [];
   try {
     held = await holdMany(port, '127.0.0.3', 64);
@@ -165,8 +167,7 @@ test('near the cap, each new connection closes the longest-idle one, and a new p
   const p = await startTestProxy({ global: { limits: { max_connections: 20, max_connections_per_peer: 8, reserved_connections: 4 } } });
   const port = p.proxy.listeners[0].addresses[0].port;
   const server = p.proxy.listeners[0].servers[0];
-  const accepted = (n: number): Promise<void> =>
-    waitFor(`the proxy to hold ${n} connections`, () => new Promise<boolean>((r) => server.getConnections((_e, c) => r(c === n))));
+  const accepted = (n: number): Promise<void> => waitFor(`the proxy to hold ${n} connections`, async () => (await openOn(server)) === n);
   let held: Held[] = [];
   try {
     // 16 idle connections (the cap less the reserve) from two peers, the first peer's oldest.

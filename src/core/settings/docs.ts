@@ -2,8 +2,12 @@
 // and the Settings section of each module README. `npm run docs` writes them; a test fails when a
 // file on disk differs from what the schemas say (scripts/settings-docs.ts).
 
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { stringify } from 'yaml';
 import type { ModuleDefinition, ProviderDefinition } from '../module.ts';
+import { scanModulesDir } from '../registry.ts';
 import { describeSettings, type SettingDoc } from './schema.ts';
 
 const WIDTH = 100;
@@ -98,10 +102,6 @@ export function replaceReadmeSettings(readme: string, generated: string): string
  * of config/settings.d and the READMEs of modules that have the generated block.
  */
 export async function generatedDocs(root: string): Promise<Map<string, string>> {
-  const { scanModulesDir } = await import('../registry.ts');
-  const { readFile } = await import('node:fs/promises');
-  const { join } = await import('node:path');
-  const { pathToFileURL } = await import('node:url');
   const files = await scanModulesDir(join(root, 'src/modules'));
   const load = async <T>(file: string): Promise<T> => ((await import(pathToFileURL(file).href)) as { default: T }).default;
   const providers: ProviderDefinition[] = [];

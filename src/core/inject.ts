@@ -23,6 +23,8 @@ export interface MountOptions {
   /** Fake providers by `:use_provider:` name. */
   providers?: Record<string, unknown>;
   enabled?: EnabledValue;
+  /** What `ctx.dependency(name)` returns: the exports of the modules `def` requires. */
+  dependencies?: Record<string, unknown>;
 }
 
 export interface MountedModule {
@@ -53,6 +55,8 @@ export async function mountModule<S extends TObject, P>(def: ModuleDefinition<S,
       log: silentLogger,
       signal: new AbortController().signal,
       proxy: { logBuffer, failedModules: () => failedModules },
+      dependency: <T>(name: string) =>
+        name in (options.dependencies ?? {}) ? Promise.resolve(options.dependencies?.[name] as T) : Promise.reject(new Error(`no dependency '${name}' given to mountModule`)),
     },
     new Providers(new Map(Object.entries(options.providers ?? {})) as Map<string, P>),
   );

@@ -51,6 +51,24 @@ export interface ModuleRecord {
   problem: GroupProblem | undefined;
 }
 
+interface Deferred<T> {
+  readonly promise: Promise<T>;
+  resolve(value: T): void;
+  reject(err: Error): void;
+}
+
+function deferred<T>(): Deferred<T> {
+  let resolve!: (value: T) => void;
+  let reject!: (err: Error) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  // Nobody may be waiting on a failed module: that is not an unhandled rejection.
+  promise.catch(() => undefined);
+  return { promise, resolve, reject };
+}
+
 export function parseEnabled(value: unknown): EnabledValue {
   if (value === true) return 'both';
   if (value === 'http' || value === 'https') return value;
@@ -225,6 +243,8 @@ export class ModuleLoader {
   private readonly opts: LoadOptions;
   /** Everything created, in creation order: closed in reverse. */
   private readonly created: { name: string; item: Closeable }[] = [];
+  /** Settled when a module's instance exists (its exports) or its group failed. */
+  private readonly instancesReady = new Map<string, Deferred<unknown>>();
 
   constructor(opts: LoadOptions) {
     this.opts = opts;
@@ -273,7 +293,9 @@ export class ModuleLoader {
       }
     };
     await dependencies();
+    for (const p of alive) this.instancesReady.set(p.record.def.name, deferred());
     await Promise.all(alive.filter((p) => p.record.state !== 'failed').map((p) => this.bringUp(p)));
+    for (const d of this.instancesReady.values()) d.reject(new Error('the module did not start'));
     await dependencies();
   }
 
@@ -356,10 +378,12 @@ export class ModuleLoader {
           log: log.child(def.name),
           signal,
           proxy: { logBuffer: this.opts.logBuffer, failedModules: () => this.failedModules },
+          dependency: <T>(name: string) => this.dependencyOf<T>(def, name),
         },
         new Providers(byId),
       );
       this.remember(def.name, instance);
+      this.instancesReady.get(def.name)?.resolve(instance.exports);
       if (this.opts.start !== false && instance.start) await instance.start();
       record.instance = instance;
       record.state = 'running';
@@ -370,9 +394,24 @@ export class ModuleLoader {
       }
     } catch (err) {
       record.instance = undefined;
+      this.instancesReady.get(def.name)?.reject(err instanceof Error ? err : new Error(String(err)));
       this.fail(record, errorText(err), { ...stage, message: errorText(err) });
       await this.release(def.name);
     }
+  }
+
+  private dependencyOf<T>(def: ModuleDefinition, name: string): Promise<T> {
+    if (!(def.requires ?? []).includes(name)) {
+      return Promise.reject(new Error(`module '${def.name}' asked for '${name}', which is not in its requires`));
+    }
+    const ready = this.instancesReady.get(name);
+    if (!ready) return Promise.reject(new Error(`'${name}' required by '${def.name}' could not be found.`));
+    return ready.promise.then(
+      (exports) => exports as T,
+      (err: unknown) => {
+        throw new Error(`'${name}' required by '${def.name}' failed: ${errorText(err)}`);
+      },
+    );
   }
 
   /** Close every module instance and provider, newest first, within `deadlineMs` overall. */

@@ -41,6 +41,12 @@ export interface ProxyIntrospection {
 export interface ModuleContext<S> extends RuntimeContext<S> {
   readonly name: string;
   readonly proxy: ProxyIntrospection;
+  /**
+   * The `exports` of a module this one `requires` (script gets dynflow's task engine), once that
+   * module's instance exists. Rejects when the dependency is disabled or failed. Only names listed
+   * in `requires` may be asked for, so the core can create dependencies first.
+   */
+  dependency<T>(name: string): Promise<T>;
 }
 
 /** Anything the core created and must release. */
@@ -89,6 +95,11 @@ export interface ModuleInstance extends Closeable {
   readonly softFailure?: string;
   /** Start serving outside HTTP (the built-in TFTP server). Not run by `smart-proxy check`. */
   start?(): Promise<void>;
+  /**
+   * What modules that `requires` this one receive from `ctx.dependency(name)` (dynflow's task
+   * engine, on which script and later plugins register their operations).
+   */
+  readonly exports?: unknown;
 }
 
 /**

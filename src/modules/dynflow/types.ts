@@ -56,8 +56,13 @@ export interface TaskRecord {
   outputExtra: Record<string, unknown>;
   /** Replica (engine instance id) that is running the task's runner, or null. */
   owner: string | null;
-  /** Output entries dropped because of the cap (reported in the output). */
+  /** Output bytes dropped because of the cap (reported in the output). */
   droppedOutputBytes: number;
+  /**
+   * Set by a cancel or timeout that reached a replica other than the runner's owner: the owner
+   * notices it (it re-reads its running tasks every few seconds) and aborts the runner.
+   */
+  abortRequested: AbortReason | null;
 }
 
 /** The state of a task's callback to Foreman (spec §2.5, fixed: retried with backoff). */
@@ -215,8 +220,14 @@ export interface Operation {
   validate(actionInput: Record<string, unknown>): { field: string; message: string } | undefined;
   /** Split secrets out of the input (kept sealed, never persisted in clear or returned). */
   readonly secretKeys: readonly string[];
-  /** Run the task until it finishes (called by a queue worker; may be long). */
+  /**
+   * Start the task. Push runs hold the worker until the host finished (bounded by the SSH
+   * bulkhead); pull runs store the job, queue the notification and return at once: the task is
+   * finished later by the host's exit update (`handle.finish`), from whichever replica receives it.
+   */
   run(handle: TaskHandle): Promise<void>;
+  /** An external event for the task (POST /dynflow/tasks/:id/update|done, already authenticated). */
+  event?(handle: TaskHandle, body: Record<string, unknown>): Promise<void>;
   /**
    * The task was running in a process that stopped (restart, dead replica). Push: finish it with a
    * clear failure; pull: resume waiting for the host.

@@ -251,3 +251,45 @@ test('settings.d files that enable a module nobody provides are listed; provider
 test('no settings directory: nothing to report', async () => {
   assert.deepEqual(await findUnknownModuleFiles('/nonexistent/settings.d', { modules: new Map(), providers: new Map() }), []);
 });
+
+// ctx.dependency(): script gets dynflow's engine this way. The dependent waits for the dependency's
+// instance, whatever order the groups are brought up in; a failed dependency rejects it.
+const engineModule = (fail: boolean) =>
+  defineModule({
+    name: 'engine',
+    summary: 'test module',
+    prefixes: ['/engine'],
+    audience: 'foreman',
+    authorize: true,
+    settings: setting.settings({}),
+    create: async () => {
+      await new Promise((r) => setTimeout(r, 20));
+      if (fail) throw new Error('engine cannot start');
+      return { routes: () => undefined, exports: { operations: ['single'] } };
+    },
+  });
+const pluginModule = defineModule({
+  name: 'plugin',
+  summary: 'test module',
+  prefixes: ['/plugin'],
+  audience: 'foreman',
+  authorize: true,
+  requires: ['engine'],
+  settings: setting.settings({}),
+  create: async (ctx) => {
+    const engine = await ctx.dependency<{ operations: string[] }>('engine');
+    events.push(`plugin got ${engine.operations.join(',')}`);
+    await assert.rejects(ctx.dependency('alpha'), /not in its requires/);
+    return { routes: () => undefined };
+  },
+});
+
+test("a module gets a required module's exports; a failed dependency fails it with its reason", async () => {
+  const ok = await load({ plugin: ':enabled: true\n', engine: ':enabled: true\n' }, [pluginModule, engineModule(false)] as ModuleDefinition[]);
+  assert.equal(ok.records.get('plugin')?.state, 'running');
+  assert.deepEqual(events, ['plugin got single']);
+  const broken = await load({ plugin: ':enabled: true\n', engine: ':enabled: true\n' }, [pluginModule, engineModule(true)] as ModuleDefinition[]);
+  assert.equal(broken.records.get('engine')?.state, 'failed');
+  assert.equal(broken.records.get('plugin')?.state, 'failed');
+  assert.match(broken.failedModules.plugin ?? '', /'engine' required by 'plugin'/);
+});

@@ -147,6 +147,13 @@ export interface ModuleDefinition<S extends TObject = TObject, P = unknown> {
   readonly audience: Audience;
   /** true: trusted_hosts and client-certificate checks guard every route under the prefixes. */
   readonly authorize: boolean;
+  /**
+   * Exceptions to `authorize` by path (full path with the prefix; the path and everything below
+   * it): `none` for public routes (`/ssh/pubkey`), `client-certificate` for routes whose callers
+   * are hosts identified by their own certificate, not trusted_hosts (`/ssh/jobs`); the handler
+   * reads the CN from `request.clientCertificateCn`.
+   */
+  readonly pathAuthorization?: Readonly<Record<string, 'none' | 'client-certificate'>>;
   /** Settings of `<name>.yml` other than `enabled` (include `use_provider` if it has providers). */
   readonly settings: S;
   /** Default of `:enabled:` (only `logs` defaults to true). */

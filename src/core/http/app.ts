@@ -11,7 +11,7 @@ import { parseRackQuery } from '../params.ts';
 import type { Logger } from '../logging-types.ts';
 import type { GlobalSettings, ListenerSpec } from '../settings/global.ts';
 import type { ModuleRecord } from '../lifecycle.ts';
-import { authorize } from './auth.ts';
+import { authorize, clientCertificateIdentity } from './auth.ts';
 import { featuresList, v2Features, versionInfo } from './root-routes.ts';
 
 export interface AppOptions {
@@ -33,7 +33,10 @@ const NOT_FOUND_BODY = Buffer.from('Requested url was not found');
 interface Guard {
   prefix: string;
   module: string;
-  authorize: boolean;
+  /** trusted_hosts + certificate (true), nothing (false), or the caller's own certificate. */
+  authorize: boolean | 'client-certificate';
+  /** A path a module exempted from its own authorization (its scope's backstop must let it pass). */
+  exempt?: boolean;
 }
 
 declare module 'fastify' {
@@ -42,6 +45,8 @@ declare module 'fastify' {
     startedAt: bigint;
     /** Set once trusted_hosts/client-certificate checks passed for this request. */
     authorized: boolean;
+    /** CN of the verified client certificate, on paths authorized by the caller's own certificate. */
+    clientCertificateCn: string | undefined;
   }
 }
 
@@ -98,15 +103,26 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
 
   // Longest prefix first so /puppet/ca is found before /puppet.
   const guards: Guard[] = opts.mounted
-    .flatMap((r) => r.def.prefixes.map((prefix) => ({ prefix, module: r.def.name, authorize: r.def.authorize })))
+    .flatMap((r) => r.def.prefixes.map((prefix): Guard => ({ prefix, module: r.def.name, authorize: r.def.authorize })))
     // The reference mounts its v2 API at /v2 behind authorization: every /v2 path is protected,
     // and the untrusted-host message names the path below /v2 (`/features`).
     .concat(clientOnly ? [] : [{ prefix: '/v2', module: 'foreman_proxy', authorize: true }])
+    .concat(
+      opts.mounted.flatMap((r) =>
+        Object.entries(r.def.pathAuthorization ?? {}).map(([prefix, mode]) => ({
+          prefix,
+          module: r.def.name,
+          authorize: mode === 'none' ? false : ('client-certificate' as const),
+          exempt: true,
+        })),
+      ),
+    )
     .sort((a, b) => b.prefix.length - a.prefix.length);
 
   app.decorateRequest('proxyLog', null as unknown as Logger);
   app.decorateRequest('startedAt', 0n);
   app.decorateRequest('authorized', false);
+  app.decorateRequest('clientCertificateCn', undefined);
 
   const debug = global.logLevel === 'DEBUG';
 
@@ -139,6 +155,18 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     // Before routing (the reference answers 403 even for unknown paths under a protected prefix).
     const routed = routerPath(path);
     const guard = guardFor(guards, routed);
+    if (guard?.exempt) {
+      if (guard.authorize === 'client-certificate') {
+        const who = clientCertificateIdentity(request.raw.socket, https);
+        if ('denied' in who) {
+          request.proxyLog.error(who.denied);
+          return sendError(reply, request, 403, who.denied);
+        }
+        request.clientCertificateCn = who.cn;
+      }
+      request.authorized = true;
+      return done();
+    }
     if (!guard?.authorize) return done();
     runAuth(request, reply, done, routed.slice(guard.prefix.length));
   });

@@ -35,6 +35,18 @@ function tlsPeer(socket: Socket): TlsPeer {
   return peer;
 }
 
+/**
+ * Paths that identify the caller by its own client certificate instead of trusted_hosts (pull
+ * hosts fetching their jobs): the CN, or the 403 message. Over HTTP there is no certificate.
+ */
+export function clientCertificateIdentity(socket: Socket, https: boolean): { cn: string } | { denied: string } {
+  if (!https) return { denied: 'could not read client cert from environment' };
+  const peer = tlsPeer(socket);
+  if (!peer.present) return { denied: 'could not read client cert from environment' };
+  if (!peer.cn) return { denied: 'could not read CN from the client certificate' };
+  return { cn: peer.cn };
+}
+
 /** First CN of the subject, cut at a space, `/` or `,` as the reference does. */
 export function commonName(cert: PeerCertificate): string | undefined {
   const cn = (cert.subject as unknown as Record<string, string | string[]> | undefined)?.CN;

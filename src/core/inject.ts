@@ -10,7 +10,7 @@ import { buildApp } from './http/app.ts';
 import type { ModuleRecord } from './lifecycle.ts';
 import { LogBuffer } from './log-buffer.ts';
 import { silentLogger } from './logging.ts';
-import { Providers, type EnabledValue, type ModuleDefinition, type ModuleInstance, type Settings } from './module.ts';
+import { Providers, settingsFileName, type EnabledValue, type ModuleDefinition, type ModuleInstance, type Settings } from './module.ts';
 import { parseGlobalSettings } from './settings/load-global.ts';
 import type { GlobalSettings } from './settings/global.ts';
 import { checkDeclared, readDeclared, typed, type TObject } from './settings/schema.ts';
@@ -41,9 +41,9 @@ export interface MountedModule {
 export async function mountModule<S extends TObject, P>(def: ModuleDefinition<S, P>, options: MountOptions = {}, t?: TestContext): Promise<MountedModule> {
   const global = parseGlobalSettings({ http_port: 8000, ...options.global }, '/nonexistent/settings.yml', '/nonexistent');
   const enabled = options.enabled ?? 'both';
-  let settings = readDeclared(`${def.name}.yml`, def.settings, options.settings ?? {});
+  let settings = readDeclared(settingsFileName(def), def.settings, options.settings ?? {});
   if (def.computeSettings) settings = def.computeSettings(settings, global, enabled);
-  const problem = await checkDeclared(def.name, `${def.name}.yml`, def.settings, settings);
+  const problem = await checkDeclared(def.name, settingsFileName(def), def.settings, settings);
   if (problem) throw new Error(problem.message);
   const logBuffer = new LogBuffer(100, 100);
   const failedModules: Record<string, string> = {};

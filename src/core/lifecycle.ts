@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { errorText } from './errors.ts';
 import {
   Providers,
+  settingsFileName,
   type Closeable,
   type EnabledValue,
   type ModuleDefinition,
@@ -118,7 +119,7 @@ async function readAll(opts: LoadOptions): Promise<Pending[]> {
   for (const [name, reason] of catalogue.broken ?? []) defs.push(brokenModule(name, reason));
   for (const def of defs.sort((a, b) => a.name.localeCompare(b.name))) {
     if (only && !only.has(def.name)) continue;
-    const file = join(global.settingsDirectory, `${def.name}.yml`);
+    const file = join(global.settingsDirectory, settingsFileName(def));
     const raw = await readSettingsFile(file);
     if (raw === undefined) log.warn(`Couldn't find settings file ${file}. Using default settings.`);
     const enabled = parseEnabled(raw?.enabled ?? def.enabledByDefault ?? false);
@@ -178,6 +179,7 @@ export async function findUnknownModuleFiles(settingsDirectory: string, catalogu
   }
   const known = new Set([
     ...catalogue.modules.keys(),
+    ...[...catalogue.modules.values()].map((def) => settingsFileName(def).slice(0, -'.yml'.length)),
     ...(catalogue.broken?.keys() ?? []),
     ...catalogue.providers.keys(),
     ...(catalogue.providerLoaders?.keys() ?? []),

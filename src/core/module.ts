@@ -140,6 +140,11 @@ export type ModuleState = 'running' | 'disabled' | 'failed';
 
 export interface ModuleDefinition<S extends TObject = TObject, P = unknown> {
   readonly name: string;
+  /**
+   * Base name of the module's settings file in settings.d when it is not the module name: the
+   * reference keeps feature `script` in `remote_execution_ssh.yml`.
+   */
+  readonly settingsFile?: string;
   /** One line for the generated settings file header and docs. */
   readonly summary: string;
   /** URL prefixes the module owns, e.g. ['/dns'] or ['/httpboot', '/EFI']. */
@@ -202,6 +207,11 @@ export interface ProviderDefinition<S extends TObject = TObject, M extends TObje
    * message. Resources it holds are released by its `close()`, which the core awaits.
    */
   create(ctx: RuntimeContext<Static<S> & Static<M>>): (P & Closeable) | Promise<P & Closeable>;
+}
+
+/** `<file>.yml` of a module in settings.d. */
+export function settingsFileName(def: Pick<ModuleDefinition, 'name' | 'settingsFile'>): string {
+  return `${def.settingsFile ?? def.name}.yml`;
 }
 
 /** Type inference for module files. */

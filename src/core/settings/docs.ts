@@ -6,7 +6,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { stringify } from 'yaml';
-import type { ModuleDefinition, ProviderDefinition } from '../module.ts';
+import { settingsFileName, type ModuleDefinition, type ProviderDefinition } from '../module.ts';
 import { scanModulesDir } from '../registry.ts';
 import { describeSettings, type SettingDoc } from './schema.ts';
 
@@ -81,7 +81,7 @@ export const README_END = '<!-- end of generated settings -->';
 /** The generated part of a module README's Settings section. */
 export function readmeSettings(def: ModuleDefinition, providers: readonly ProviderDefinition[]): string {
   const enabledRow = `| \`:enabled:\` | \`${def.enabledByDefault ? 'true' : 'false'}\` | as every module (\`true\`, \`http\`, \`https\`) |`;
-  const blocks = [table(`\`settings.d/${def.name}.yml\``, [enabledRow, ...describeSettings(def.settings).map(tableRow)])];
+  const blocks = [table(`\`settings.d/${settingsFileName(def)}\``, [enabledRow, ...describeSettings(def.settings).map(tableRow)])];
   for (const p of [...providers].sort((a, b) => a.id.localeCompare(b.id))) {
     const rows = describeSettings(p.settings).map(tableRow);
     blocks.push(table(`\`settings.d/${p.id}.yml\` (provider \`${p.id}\`)`, rows.length ? rows : ['| – | – | no settings of its own |']));
@@ -109,7 +109,7 @@ export async function generatedDocs(root: string): Promise<Map<string, string>> 
   const out = new Map<string, string>();
   for (const [dir, file] of files.modules) {
     const def = await load<ModuleDefinition>(file);
-    out.set(join(root, 'config/settings.d', `${def.name}.yml`), moduleSettingsFile(def));
+    out.set(join(root, 'config/settings.d', settingsFileName(def)), moduleSettingsFile(def));
     const own = providers.filter((p) => p.module === def.name);
     for (const p of own) out.set(join(root, 'config/settings.d', `${p.id}.yml`), providerSettingsFile(p));
     const readmePath = join(root, 'src/modules', dir, 'README.md');

@@ -145,6 +145,11 @@ export interface ModuleDefinition<S extends TObject = TObject, P = unknown> {
    * reference keeps feature `script` in `remote_execution_ssh.yml`.
    */
   readonly settingsFile?: string;
+  /**
+   * false: not a Foreman feature, so absent from /features, /version and /v2/features (the
+   * capsule's host-facing front end, which the reference leaves to Apache). Default true.
+   */
+  readonly published?: boolean;
   /** One line for the generated settings file header and docs. */
   readonly summary: string;
   /** URL prefixes the module owns, e.g. ['/dns'] or ['/httpboot', '/EFI']. */

@@ -13,7 +13,7 @@ export function moduleVersion(version: string): string {
 }
 
 function running(records: ReadonlyMap<string, ModuleRecord>): ModuleRecord[] {
-  return [...records.values()].filter((r) => r.state === 'running');
+  return [...records.values()].filter((r) => r.state === 'running' && r.def.published !== false);
 }
 
 export function featuresList(deps: RootDeps): string[] {
@@ -60,7 +60,7 @@ export async function v2Features(
 ): Promise<Record<string, V2Feature>> {
   const out: Record<string, V2Feature> = {};
   const providerCaps = deps.providerCapabilities ?? (() => []);
-  const records = [...deps.records.values()].sort((a, b) => a.def.name.localeCompare(b.def.name));
+  const records = [...deps.records.values()].filter((r) => r.def.published !== false).sort((a, b) => a.def.name.localeCompare(b.def.name));
   for (const r of records) {
     const on = r.state !== 'disabled' && r.state !== 'failed';
     out[r.def.name] = {

@@ -5,7 +5,10 @@
 export interface MqttSettings {
   readonly broker: string;
   readonly port: number;
-  /** TLS with the proxy's client certificate (foreman_ssl_*, falling back to ssl_*). */
+  /**
+   * TLS with the proxy's client certificate: PEM *file paths* (foreman_ssl_*, falling back to
+   * ssl_*). The script module resolves `mqtt_tls` (unset = TLS iff all three are configured).
+   */
   readonly tls?: { readonly cert: string; readonly key: string; readonly ca: string };
   /** Seconds (mqtt_ttl), resend interval (mqtt_resend_interval), rate limit (mqtt_rate_limit, undefined = unlimited). */
   readonly ttlSeconds: number;
@@ -42,6 +45,7 @@ export interface NotificationDispatcher {
   picked(jobUuid: string): void;
   /** The task stopped: forget the job, free its slot. */
   done(jobUuid: string): void;
-  stats(): { pending: number; hot: number; cold: number; running: number };
+  /** `pending` waits to be notified, `waitingResend` missed its pickup and waits for the resend. */
+  stats(): { pending: number; hot: number; cold: number; running: number; waitingResend: number };
   close(): Promise<void>;
 }

@@ -108,6 +108,13 @@ export interface TaskStore {
   get(id: string): Promise<TaskRecord | undefined>;
   /** Children of a batch parent, in input order. */
   children(parentId: string): Promise<TaskRecord[]>;
+  /** How many children of a batch parent are not `stopped` (the parent stops when none is left). */
+  countUnfinishedChildren(parentId: string): Promise<number>;
+  /**
+   * Running tasks owned by `owner` whose `abortRequested` is set (the owner polls this every few
+   * seconds to notice a cancel or timeout that reached another replica). Cheap: no inputs.
+   */
+  abortRequestsFor(owner: string): Promise<Array<{ id: string; reason: AbortReason }>>;
   /** id → {state, result} for the ids that exist. */
   states(ids: readonly string[]): Promise<Map<string, { state: PlanState; result: PlanResult }>>;
   count(state?: PlanState): Promise<number>;
@@ -145,7 +152,12 @@ export interface TaskStore {
   /** Pull jobs in one of `states`, oldest first (the dispatcher resumes them after a restart). */
   pullJobsByState(states: readonly PullJob['state'][], limit?: number): Promise<PullJob[]>;
 
-  /** Delete stopped plans (and their output, callbacks, pull jobs) that ended before `endedBefore` (epoch ms). Paused plans are kept. */
+  /**
+   * Delete stopped plans (and their output, callbacks, pull jobs) that ended before `endedBefore`
+   * (epoch ms). Paused plans are kept, and so is a plan whose callback is still being retried
+   * (a callback row with deliveredAt null and nextAttemptAt not null), and a batch parent while
+   * any of its children is kept. Returns the number of plans deleted.
+   */
   deleteStoppedBefore(endedBefore: number): Promise<number>;
 }
 
@@ -154,6 +166,11 @@ export interface TaskStore {
  * callbacks to retry. `queue/local.ts` keeps jobs in the same node:sqlite database and runs them in
  * this process; `queue/pgboss.ts` uses pg-boss on PostgreSQL so replicas share one queue, with job
  * heartbeats so a replica that dies gives its jobs back.
+ *
+ * Loading (engine, api.ts): with `database_url` the module imports `store/postgres.ts` and calls
+ * its `createPostgresStore(url, { log })`, and imports `queue/pgboss.ts` and calls its
+ * `createPgBossQueue(url, { log })` (both may return a promise); then `store.open()`, and the
+ * engine calls `queue.start()`.
  */
 export interface WorkQueue {
   start(): Promise<void>;

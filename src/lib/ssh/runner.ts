@@ -387,6 +387,12 @@ function parsePublicKeyLine(text: string): string {
 
 // ---------------------------------------------------------------------------------------------
 
+/** The exit status an exec channel reported (null until it did). */
+interface ExitStatusRecord {
+  code: number | null;
+  signal: string | null;
+}
+
 interface ExecResult {
   code: number | null;
   signal: string | null;
@@ -699,22 +705,32 @@ class HostRun {
 
   // --- helper commands -------------------------------------------------------------------------
 
-  private openChannel(command: string, pty: boolean): Promise<ClientChannel> {
+  /**
+   * Opens an exec channel. The exit status is recorded from the moment the channel exists: ssh2
+   * parses a whole TCP chunk at once, so a fast command's `exit` can arrive in the same chunk as
+   * the channel confirmation, before an awaiting caller could attach its own listener.
+   */
+  private openChannel(command: string, pty: boolean): Promise<{ channel: ClientChannel; exit: ExitStatusRecord }> {
     const conn = this.conn;
     if (!conn || this.lostReason) return Promise.reject(new RunFailure(`The connection to ${this.where} was lost: ${this.lostReason ?? 'not connected'}`));
     return new Promise((resolve, reject) => {
       // No echo (the password never comes back), no CR added before LF.
       const opts: ExecOptions = pty ? { pty: { term: 'dumb', rows: 24, cols: 200, modes: { ECHO: 0, ONLCR: 0 } } } : {};
       conn.exec(command, opts, (err, channel) => {
-        if (err) reject(new RunFailure(`Could not open an SSH channel on ${this.where}: ${err.message}`));
-        else resolve(channel);
+        if (err) return reject(new RunFailure(`Could not open an SSH channel on ${this.where}: ${err.message}`));
+        const exit: ExitStatusRecord = { code: null, signal: null };
+        channel.on('exit', (code: number | null, signal?: string) => {
+          exit.code = code;
+          exit.signal = signal ?? null;
+        });
+        resolve({ channel, exit });
       });
     });
   }
 
   /** Runs a helper command, collecting (a bounded amount of) its output. */
   private async exec(command: string, opts: { stdin?: string; pty?: boolean; answerer?: PromptAnswerer; signal?: AbortSignal } = {}): Promise<ExecResult> {
-    const channel = await this.openChannel(command, opts.pty ?? false);
+    const { channel, exit } = await this.openChannel(command, opts.pty ?? false);
     const stdout = new TextStream(this.secrets);
     const stderr = new TextStream(this.secrets);
     const result: ExecResult = { code: null, signal: null, stdout: '', stderr: '' };
@@ -724,10 +740,6 @@ class HostRun {
         channel.close();
       };
       opts.signal?.addEventListener('abort', onAbort, { once: true });
-      channel.on('exit', (code: number | null, signal?: string) => {
-        result.code = code;
-        result.signal = signal ?? null;
-      });
       channel.on('data', (bytes: Buffer) => {
         const [raw, text] = stdout.push(bytes);
         result.stdout = keep(result.stdout, text);
@@ -742,6 +754,8 @@ class HostRun {
       });
       channel.on('close', () => {
         opts.signal?.removeEventListener('abort', onAbort);
+        result.code = exit.code;
+        result.signal = exit.signal;
         result.stdout = keep(result.stdout, stdout.end());
         result.stderr = keep(result.stderr, stderr.end());
         if (opts.signal?.aborted) reject(new RunFailure(`The job was cancelled before the script started (${abortReason(opts.signal)})`));
@@ -840,12 +854,10 @@ class HostRun {
   }
 
   private async runScript(): Promise<number | 'EXCEPTION'> {
-    const channel = await this.openChannel(`rm -f -- ${q(`${this.dir}/preflight`)}; exec ${q(`${this.dir}/script-wrapper`)}`, true);
+    const { channel, exit } = await this.openChannel(`rm -f -- ${q(`${this.dir}/preflight`)}; exec ${q(`${this.dir}/script-wrapper`)}`, true);
     const stdout = new TextStream(this.secrets);
     const stderr = new TextStream(this.secrets);
     const answerer = this.effectiveUser ? new PromptAnswerer(this.run.effectiveUserMethod, this.run.effectiveUserPassword) : undefined;
-    let code: number | null = null;
-    let signal: string | null = null;
     let stopping: Promise<void> | undefined;
 
     const relieve = (): void => {
@@ -859,10 +871,6 @@ class HostRun {
     };
 
     await new Promise<void>((resolve) => {
-      channel.on('exit', (c: number | null, s?: string) => {
-        code = c;
-        signal = s ?? null;
-      });
       channel.on('data', (bytes: Buffer) => {
         const [raw, text] = stdout.push(bytes);
         this.out.emit('stdout', text);
@@ -891,8 +899,8 @@ class HostRun {
     this.run.signal.removeEventListener('abort', onAbort);
     if (stopping) await stopping;
 
-    if (code !== null) return code;
-    if (signal !== null) return 128 + (SIGNAL_NUMBERS[signal] ?? 0);
+    if (exit.code !== null) return exit.code;
+    if (exit.signal !== null) return 128 + (SIGNAL_NUMBERS[exit.signal] ?? 0);
     throw new RunFailure(`The connection to ${this.where} was lost while the script ran: ${this.lostReason ?? 'no exit status received'}; the script may still be running`);
   }
 

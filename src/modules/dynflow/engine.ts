@@ -525,7 +525,9 @@ export class Engine implements DynflowEngine {
       await this.failUnavailable(claimed);
       return;
     }
-    const handle = this.makeHandle(claimed, op, true);
+    // The operation sees who ran the task before (its recovery message names that replica), not
+    // this replica, which has just claimed it.
+    const handle = this.makeHandle({ ...claimed, owner: task.owner }, op, true);
     this.log.info(`recovering task ${task.id} (${task.operation}) after it was interrupted on ${task.owner ?? 'an earlier run'}`);
     try {
       await op.recover(handle);

@@ -115,6 +115,9 @@ class FakeDispatcher implements NotificationDispatcher {
   done(uuid: string): void {
     this.events.push(`done ${uuid}`);
   }
+  runningJobs(): string[] {
+    return [];
+  }
   stats() {
     return { pending: 0, hot: 0, cold: 0, running: 0, waitingResend: 0 };
   }

@@ -36,6 +36,8 @@ async function exists(path: string): Promise<boolean> {
 // sits between info and error instead of crashing the check as in the reference (§8.11).
 const PROXY_VERBOSITY: Record<GlobalSettings['logLevel'], number> = { DEBUG: 0, INFO: 1, WARN: 2, ERROR: 3, FATAL: 4, UNKNOWN: 5 };
 const SSH_VERBOSITY: Record<SshLogLevel, number> = { debug: 0, info: 1, error: 3, fatal: 4 };
+/** How often fetched jobs are checked against the store (their exit may reach another replica). */
+const RECONCILE_INTERVAL_MS = 30_000;
 
 /** The problems with the SSH key material the proxy needs to log in, or undefined. */
 export async function keyProblem(s: ScriptSettings, keyFile: string): Promise<string | undefined> {
@@ -124,6 +126,7 @@ export async function scriptModule(ctx: ModuleContext<ScriptSettings>): Promise<
   // pull-mqtt: the publisher and dispatcher start with start(), not in create() (which `check` runs).
   let publisher: Publisher | undefined;
   let dispatcher: NotificationDispatcher | undefined;
+  let reconcileTimer: NodeJS.Timeout | undefined;
 
   const operation = new ScriptOperation({
     mode,
@@ -184,6 +187,16 @@ export async function scriptModule(ctx: ModuleContext<ScriptSettings>): Promise<
       });
       // Jobs stored before a restart are notified again (their hosts may never have heard of them).
       await operation.resumePullJobs();
+      // With replicas, a host may report its exit through another replica, which deletes the job
+      // there; this replica's dispatcher would keep the job's rate-limit slot forever. Reconcile.
+      reconcileTimer = setInterval(() => {
+        void (async () => {
+          for (const uuid of dispatcher?.runningJobs() ?? []) {
+            if (!(await engine.store.getPullJob(uuid))) dispatcher?.done(uuid);
+          }
+        })().catch((err: unknown) => log.warn(`pull job reconciliation failed: ${(err as Error).message}`));
+      }, RECONCILE_INTERVAL_MS);
+      reconcileTimer.unref();
     },
 
     routes(app: FastifyInstance) {
@@ -245,6 +258,7 @@ export async function scriptModule(ctx: ModuleContext<ScriptSettings>): Promise<
     },
 
     async close() {
+      clearInterval(reconcileTimer);
       await dispatcher?.close();
       await publisher?.close();
       if (runner) await (await runner).close();

@@ -170,6 +170,7 @@ test('the rate limit counts hot, cold and running jobs; pickup holds the slot, d
   await settle();
   assert.deepEqual(h.publisher.uuids(), ['a', 'b', 'c'], 'a running job still holds its slot');
   assert.equal(h.dispatcher.stats().running, 1);
+  assert.deepEqual(h.dispatcher.runningJobs(), ['a'], 'listed for the replicas reconciliation');
 
   await h.advance(TTL_S);
   assert.deepEqual(h.dispatcher.stats(), { pending: 2, hot: 0, cold: 2, running: 1, waitingResend: 0 });

@@ -258,6 +258,9 @@ export function createDispatcher(opts: DispatcherOptions): NotificationDispatche
       armResendTimer();
       dispatch();
     },
+    runningJobs() {
+      return [...running];
+    },
     stats() {
       return {
         pending: pending.size + retry.size,

@@ -45,6 +45,11 @@ export interface NotificationDispatcher {
   picked(jobUuid: string): void;
   /** The task stopped: forget the job, free its slot. */
   done(jobUuid: string): void;
+  /**
+   * Jobs whose hosts fetched them and which hold a slot here. With replicas, a host's exit update
+   * may reach another replica: the owner checks these against the store now and then.
+   */
+  runningJobs(): string[];
   /** `pending` waits to be notified, `waitingResend` missed its pickup and waits for the resend. */
   stats(): { pending: number; hot: number; cold: number; running: number; waitingResend: number };
   close(): Promise<void>;

@@ -13,7 +13,7 @@ import { ModuleLoader, unknownModuleMessage } from './core/lifecycle.ts';
 import { LogBuffer } from './core/log-buffer.ts';
 import { silentLogger } from './core/logging.ts';
 import { modulesFor, resolveListeners } from './core/http/listeners.ts';
-import { run } from './core/spawn.ts';
+import { NotifyConfigError, SystemdNotifier, notifyConfigFrom, takeNotifyEnvironment, type NotifyConfig } from './core/sd-notify.ts';
 
 const HELP = `Usage: smart-proxy [check] [options]
 
@@ -38,7 +38,7 @@ function fail(message: string): never {
 }
 
 function describeError(err: unknown): string {
-  if (err instanceof SettingsError || err instanceof InstanceError) return err.message;
+  if (err instanceof SettingsError || err instanceof InstanceError || err instanceof NotifyConfigError) return err.message;
   if (err instanceof Error) return err.message;
   return String(err);
 }
@@ -123,6 +123,15 @@ async function main(): Promise<void> {
     return;
   }
 
+  // Read (and remove, so that commands the proxy runs do not inherit them) the service manager's
+  // notify variables before anything starts; a malformed value stops the start here.
+  let notifyConfig: NotifyConfig | undefined;
+  try {
+    notifyConfig = notifyConfigFrom(takeNotifyEnvironment(), process.pid);
+  } catch (err) {
+    fail(describeError(err));
+  }
+
   let proxy;
   try {
     const listenerNames = values.listeners?.split(',').map((s) => s.trim()).filter((s) => s !== '');
@@ -130,9 +139,12 @@ async function main(): Promise<void> {
   } catch (err) {
     fail(describeError(err));
   }
+  let notifier: SystemdNotifier | undefined;
   const stop = (sig: string): void => {
     proxy.log.info(`Received ${sig}`);
-    void proxy.close().then(() => process.exit(0));
+    // STOPPING=1 first: systemd then knows the exit that follows is the requested one.
+    const stopping = notifier?.stopping(`Stopping on ${sig}`) ?? Promise.resolve();
+    void Promise.all([stopping, proxy.close()]).then(() => process.exit(0));
   };
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));
@@ -140,11 +152,22 @@ async function main(): Promise<void> {
     proxy.logSink.reopen();
     proxy.log.info('Reopened log file');
   });
-  if (process.env.NOTIFY_SOCKET) {
-    // Node has no unix datagram sockets; systemd-notify needs NotifyAccess=all in the unit.
-    run('systemd-notify', ['--ready'], { timeoutMs: 5000, env: { NOTIFY_SOCKET: process.env.NOTIFY_SOCKET } }).catch(
-      (err: unknown) => proxy.log.warn(`sd_notify failed: ${describeError(err)}`),
-    );
+  if (notifyConfig) {
+    // A descriptor that is not an open socket leaves the proxy running without notifications (the
+    // warning names the variable); systemd then reports the start as timed out.
+    notifier = new SystemdNotifier(notifyConfig, proxy.log);
+    try {
+      await notifier.check();
+    } catch (err) {
+      proxy.log.warn(`sd_notify disabled: ${describeError(err)}`);
+      notifier = undefined;
+    }
+  }
+  if (notifier) {
+    // Listeners are up and modules started (startProxy resolved): this is readiness.
+    const where = proxy.listeners.map((l) => `${l.spec.name} ${l.addresses.map((a) => `${a.host}:${a.port}`).join(' ')}`);
+    void notifier.ready(`Serving ${where.join(', ')}`);
+    notifier.startWatchdog();
   }
   // Machine-readable readiness line for supervisors and tests.
   if (process.env.SMART_PROXY_PRINT_READY === '1') {

@@ -251,6 +251,9 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
       timedOut = true;
       deadline.abort(new HttpClientError('timeout', url.href, `Timed out after ${timeoutMs} ms waiting for ${url.href}`));
     }, timeoutMs);
+    // The socket keeps the process alive while the exchange is live; a body nobody read must not
+    // pin the process until its deadline.
+    timer.unref();
     const onCallerAbort = (): void => deadline.abort(req.signal?.reason);
     if (req.signal) {
       if (req.signal.aborted) onCallerAbort();

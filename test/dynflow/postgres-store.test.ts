@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import pg from 'pg';
 import { startPostgres, type PostgresCluster } from '../lib/postgres.ts';
 import { PostgresTaskStore, SCHEMA_VERSION, createPostgresStore, redactDatabaseUrl, checkDatabaseUrl } from '../../src/modules/dynflow/store/postgres.ts';
-import { storeContract } from '../../src/modules/dynflow/store/contract.ts';
+import { sampleTask, storeContract } from '../../src/modules/dynflow/store/contract.ts';
 import type { TaskRecord, TaskStore } from '../../src/modules/dynflow/types.ts';
 
 let cluster: PostgresCluster;
@@ -35,28 +35,7 @@ async function freshStore(url?: string, poolSize = 4): Promise<{ store: Postgres
 let n = 0;
 function task(over: Partial<TaskRecord> = {}): TaskRecord {
   n++;
-  return {
-    id: `task-${n}-${Math.random().toString(36).slice(2, 8)}`,
-    kind: 'task',
-    parentId: null,
-    operation: 'ssh',
-    actionClass: 'Proxy::RemoteExecution::Ssh::Actions::RunScript',
-    state: 'planned',
-    result: 'pending',
-    input: { hostname: 'host.example.test', script: 'true' },
-    sealedSecrets: null,
-    callback: { task_id: 'foreman-task', step_id: 3 },
-    createdAt: Date.now(),
-    startedAt: null,
-    endedAt: null,
-    exitStatus: null,
-    exitStatusTimestamp: null,
-    outputExtra: {},
-    owner: null,
-    droppedOutputBytes: 0,
-    abortRequested: null,
-    ...over,
-  };
+  return sampleTask({ id: `task-${n}-${Math.random().toString(36).slice(2, 8)}`, input: { hostname: 'host.example.test', script: 'true' }, callback: { task_id: 'foreman-task', step_id: 3 }, ...over });
 }
 
 // ---- the shared contract (the same tests the sqlite store passes) -------------------------------

@@ -24,6 +24,7 @@ import type {
   TaskStore,
   WorkQueue,
 } from './types.ts';
+import { newTaskRecord } from './types.ts';
 
 export const RUN_QUEUE = 'dynflow.run';
 export const TIMEOUT_QUEUE = 'dynflow.timeout';
@@ -336,27 +337,16 @@ export class Engine implements DynflowEngine {
     } catch (err) {
       problem = { field: 'action_input', message: errorText(err) };
     }
-    const task: TaskRecord = {
+    const task = newTaskRecord({
       id,
       kind: 'task',
       parentId,
       operation: op.name,
       actionClass: item.action_class,
-      state: 'planned',
-      result: 'pending',
       input: fullInput,
       sealedSecrets: secrets && !problem ? this.secretBox.seal(secrets, id) : null,
       callback,
-      createdAt: Date.now(),
-      startedAt: null,
-      endedAt: null,
-      exitStatus: null,
-      exitStatusTimestamp: null,
-      outputExtra: {},
-      owner: null,
-      droppedOutputBytes: 0,
-      abortRequested: null,
-    };
+    });
     if (problem) {
       // Invalid host: the task exists and is finished at once, so Foreman gets a final state.
       const now = Date.now();
@@ -407,27 +397,22 @@ export class Engine implements DynflowEngine {
       hosts[id] = made.problem ? { result: 'error', field: `input.${id}.action_input.${made.problem.field}`, message: made.problem.message } : { result: 'success' };
     }
     const now = Date.now();
-    const parent: TaskRecord = {
+    const unfinished = children.some((c) => c.task.state !== 'stopped');
+    const parent = newTaskRecord({
       id: parentId,
       kind: 'batch',
       parentId: null,
       operation: op.name,
       actionClass: BATCH_ACTION_CLASS,
-      state: children.some((c) => c.task.state !== 'stopped') ? 'running' : 'stopped',
-      result: children.some((c) => c.task.state !== 'stopped') ? 'pending' : 'success',
       input: { operation: op.name, count: items.length, callback_host: callbackHost },
       sealedSecrets: null,
       callback: null,
+      state: unfinished ? 'running' : 'stopped',
+      result: unfinished ? 'pending' : 'success',
       createdAt: now,
       startedAt: now,
-      endedAt: children.some((c) => c.task.state !== 'stopped') ? null : now,
-      exitStatus: null,
-      exitStatusTimestamp: null,
-      outputExtra: {},
-      owner: null,
-      droppedOutputBytes: 0,
-      abortRequested: null,
-    };
+      endedAt: unfinished ? null : now,
+    });
     try {
       await this.store.insertBatch(
         parent,

@@ -65,6 +65,27 @@ export interface TaskRecord {
   abortRequested: AbortReason | null;
 }
 
+/** What a new plan is given; everything else starts empty (planned, pending, no output). */
+export type NewTask = Pick<TaskRecord, 'id' | 'kind' | 'parentId' | 'operation' | 'actionClass' | 'input' | 'sealedSecrets' | 'callback'> & Partial<TaskRecord>;
+
+/** A plan as stored before anything ran: the one place the starting values are written. */
+export function newTaskRecord(task: NewTask): TaskRecord {
+  return {
+    state: 'planned',
+    result: 'pending',
+    createdAt: Date.now(),
+    startedAt: null,
+    endedAt: null,
+    exitStatus: null,
+    exitStatusTimestamp: null,
+    outputExtra: {},
+    owner: null,
+    droppedOutputBytes: 0,
+    abortRequested: null,
+    ...task,
+  };
+}
+
 /** The state of a task's callback to Foreman (spec §2.5, fixed: retried with backoff). */
 export interface CallbackDelivery {
   readonly taskId: string;

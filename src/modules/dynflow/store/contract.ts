@@ -6,31 +6,20 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import type { PullJob, TaskRecord, TaskStore } from '../types.ts';
+import { newTaskRecord, type PullJob, type TaskRecord, type TaskStore } from '../types.ts';
 
 export function sampleTask(overrides: Partial<TaskRecord> = {}): TaskRecord {
-  return {
+  return newTaskRecord({
     id: randomUUID(),
     kind: 'task',
     parentId: null,
     operation: 'ssh',
     actionClass: 'Proxy::RemoteExecution::Ssh::Actions::RunScript',
-    state: 'planned',
-    result: 'pending',
     input: { hostname: 'web1.example.com', script: 'echo hi', nested: { a: [1, 'two', null] } },
     sealedSecrets: null,
     callback: { task_id: randomUUID(), step_id: 3 },
-    createdAt: Date.now(),
-    startedAt: null,
-    endedAt: null,
-    exitStatus: null,
-    exitStatusTimestamp: null,
-    outputExtra: {},
-    owner: null,
-    droppedOutputBytes: 0,
-    abortRequested: null,
     ...overrides,
-  };
+  });
 }
 
 function samplePullJob(taskId: string, overrides: Partial<PullJob> = {}): PullJob {

@@ -17,6 +17,7 @@ import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdir, truncate, writeFile } from 'node:fs/promises';
 import { request as httpsRequest } from 'node:https';
+import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { writeSettingsDir } from '../src/core/testing.ts';
@@ -30,7 +31,9 @@ const run = promisify(execFile);
 const CONTENT_MB = Number(process.env.BENCH_CONTENT_MB ?? 1024);
 const HOSTS = Number(process.env.BENCH_HOSTS ?? 1000);
 const KATELLO_MS = Number(process.env.BENCH_KATELLO_MS ?? 2000);
-const RUNS = 3;
+const RUNS = Number(process.env.BENCH_RUNS ?? 5);
+/** `content`, `rhsm` or both (default). */
+const PARTS = (process.env.BENCH_PARTS ?? 'content,rhsm').split(',');
 const problems: string[] = [];
 
 function procStatusMb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
@@ -38,13 +41,34 @@ function procStatusMb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
   return m ? Number(m[1]) / 1024 : NaN;
 }
 
+/** CPU seconds (user + system) a process has used so far. */
+function procCpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+}
+
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
-async function curl(args: string[]): Promise<{ mbps: number; bytes: number }> {
-  const out = (await run('curl', ['-s', '-o', '/dev/null', '-w', '%{speed_download} %{size_download} %{http_code}', ...args], { maxBuffer: 1 << 20 })).stdout;
-  const [speed, size, code] = out.trim().split(' ');
-  if (code !== '200') throw new Error(`curl ${args.join(' ')}: HTTP ${code}`);
-  return { mbps: Number(speed) / 1024 / 1024, bytes: Number(size) };
+interface Download {
+  mbps: number;
+  bytes: number;
+  seconds: number;
+  /** CPU seconds of curl itself. */
+  clientCpu: number;
+}
+
+/** One download with curl (the same client for every target), timed, with curl's own CPU time. */
+async function curl(args: string[]): Promise<Download> {
+  const out = (
+    await run('/usr/bin/time', ['-f', 'cpu %U %S', 'curl', '-s', '-o', '/dev/null', '-w', 'curl %{speed_download} %{size_download} %{http_code} %{time_total}\\n', ...args], {
+      maxBuffer: 1 << 20,
+    }).catch((err: { stdout?: string; stderr?: string }) => ({ stdout: err.stdout ?? '', stderr: err.stderr ?? '' }))
+  );
+  const [, speed, size, code, total] = /curl (\S+) (\S+) (\S+) (\S+)/.exec(out.stdout) ?? [];
+  const [, user, sys] = /cpu (\S+) (\S+)/.exec(out.stderr) ?? [];
+  if (code !== '200') throw new Error(`curl ${args.join(' ')}: HTTP ${code}: ${out.stderr}`);
+  return { mbps: Number(speed) / 1024 / 1024, bytes: Number(size), seconds: Number(total), clientCpu: Number(user) + Number(sys) };
 }
 
 /** A raw byte pipe TCP → unix socket in its own Node process: what any relay costs at least. */
@@ -54,6 +78,8 @@ async function startPipe(socketPath: string, port: number): Promise<ChildProcess
   await new Promise((resolve) => child.stdout?.once('data', resolve));
   return child;
 }
+
+const pct = (x: number): string => `${(x * 100).toFixed(0)} %`;
 
 async function contentBench(): Promise<void> {
   const dir = await tempDir('bench-capsule');
@@ -85,31 +111,64 @@ async function contentBench(): Promise<void> {
     const port = portOf(proxy, 'clients');
     const size = CONTENT_MB * 1024 * 1024;
     const targets = {
-      direct: ['--unix-socket', join(dir, 'content.sock'), 'http://localhost/pulp/content/big/large.iso'],
-      pipe: [`http://127.0.0.1:${pipePort}/pulp/content/big/large.iso`],
-      frontend: [`http://127.0.0.1:${port}/pulp/isos/big/large.iso`],
+      direct: { args: ['--unix-socket', join(dir, 'content.sock'), 'http://localhost/pulp/content/big/large.iso'], relayPid: undefined },
+      pipe: { args: [`http://127.0.0.1:${pipePort}/pulp/content/big/large.iso`], relayPid: pipe.pid },
+      frontend: { args: [`http://127.0.0.1:${port}/pulp/isos/big/large.iso`], relayPid: proxy.pid },
     };
-    const speeds: Record<keyof typeof targets, number[]> = { direct: [], pipe: [], frontend: [] };
+    type Target = keyof typeof targets;
+    interface Sample extends Download {
+      originCpu: number;
+      relayCpu: number;
+    }
+    const samples: Record<Target, Sample[]> = { direct: [], pipe: [], frontend: [] };
+    const loads: number[] = [];
     // warm the page cache, then alternate so that load from elsewhere hits all three alike
-    await curl(targets.direct);
+    await curl(targets.direct.args);
     for (let i = 0; i < RUNS; i++) {
-      for (const k of Object.keys(targets) as (keyof typeof targets)[]) {
-        const r = await curl(targets[k]);
+      for (const k of Object.keys(targets) as Target[]) {
+        const { args, relayPid } = targets[k];
+        const originBefore = process.cpuUsage();
+        const relayBefore = relayPid === undefined ? 0 : procCpuSeconds(relayPid);
+        const r = await curl(args);
+        const originUsed = process.cpuUsage(originBefore);
         if (r.bytes !== size) problems.push(`${k}: ${r.bytes} of ${size} bytes`);
-        speeds[k].push(r.mbps);
+        samples[k].push({
+          ...r,
+          // the origin runs in this process (curl's wait costs next to nothing)
+          originCpu: (originUsed.user + originUsed.system) / 1e6,
+          relayCpu: relayPid === undefined ? 0 : procCpuSeconds(relayPid) - relayBefore,
+        });
       }
+      loads.push(loadavg()[0]);
     }
     const peak = procStatusMb(proxy.pid, 'VmHWM');
-    const direct = median(speeds.direct);
-    const rows = [
-      { run: 'origin direct, unix socket (baseline)', 'MiB/s (median of 3)': direct, 'of direct': 1 },
-      { run: 'raw byte pipe in a Node process (floor of any relay)', 'MiB/s (median of 3)': median(speeds.pipe), 'of direct': median(speeds.pipe) / direct },
-      { run: 'capsule front end /pulp/isos', 'MiB/s (median of 3)': median(speeds.frontend), 'of direct': median(speeds.frontend) / direct },
-    ];
-    console.log(`\n${CONTENT_MB} MiB content file through the front end (curl, ${RUNS} runs each, alternating)`);
-    console.table(rows.map((r) => ({ ...r, 'MiB/s (median of 3)': r['MiB/s (median of 3)'].toFixed(0), 'of direct': `${(r['of direct'] * 100).toFixed(0)} %` })));
-    console.log(`proxy RSS idle ${rssIdle.toFixed(0)} MiB, peak (VmHWM) ${peak.toFixed(0)} MiB; all runs: ${JSON.stringify(Object.fromEntries(Object.entries(speeds).map(([k, v]) => [k, v.map((x) => Math.round(x))])))}`);
-    if (median(speeds.frontend) < 0.9 * direct) problems.push(`content throughput ${((median(speeds.frontend) / direct) * 100).toFixed(0)} % of direct (< 90 %)`);
+    const direct = median(samples.direct.map((s) => s.mbps));
+    const labels: Record<Target, string> = {
+      direct: 'origin direct, unix socket (baseline)',
+      pipe: 'raw byte pipe in a Node process (floor of any relay)',
+      frontend: 'capsule front end /pulp/isos',
+    };
+    // CPU as a share of one core over the download's wall time
+    const share = (xs: Sample[], f: (s: Sample) => number): string => pct(median(xs.map((s) => f(s) / s.seconds)));
+    console.log(`\n${CONTENT_MB} MiB content file through the front end (curl for every target, ${RUNS} runs each, alternating; medians)`);
+    console.table(
+      (Object.keys(targets) as Target[]).map((k) => {
+        const mbps = median(samples[k].map((s) => s.mbps));
+        return {
+          run: labels[k],
+          'MiB/s': mbps.toFixed(0),
+          'of direct': pct(mbps / direct),
+          'origin CPU': share(samples[k], (s) => s.originCpu),
+          'relay CPU': k === 'direct' ? '-' : share(samples[k], (s) => s.relayCpu),
+          'curl CPU': share(samples[k], (s) => s.clientCpu),
+        };
+      }),
+    );
+    console.log(`load average (1 min) during the runs: ${loads.map((l) => l.toFixed(1)).join(', ')} on ${cpus().length} cores`);
+    console.log(`all runs MiB/s: ${JSON.stringify(Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, v.map((s) => Math.round(s.mbps))])))}`);
+    console.log(`proxy RSS idle ${rssIdle.toFixed(0)} MiB, peak (VmHWM) ${peak.toFixed(0)} MiB`);
+    const frontend = median(samples.frontend.map((s) => s.mbps));
+    if (frontend < 0.9 * direct) problems.push(`content throughput ${pct(frontend / direct)} of direct (< 90 %)`);
     if (peak > 256) problems.push(`content: proxy peak RSS ${peak.toFixed(0)} MiB > 256 MiB`);
   } finally {
     pipe?.kill();
@@ -255,8 +314,8 @@ async function rhsmBench(): Promise<void> {
   if (through.katelloMaxInFlight > 128) problems.push(`rhsm: Katello saw ${through.katelloMaxInFlight} at once (cap 128)`);
 }
 
-await contentBench();
-await rhsmBench();
+if (PARTS.includes('content')) await contentBench();
+if (PARTS.includes('rhsm')) await rhsmBench();
 if (problems.length > 0) {
   console.log(`\nFAILED: ${problems.join('; ')}`);
   process.exitCode = 1;

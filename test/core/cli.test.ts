@@ -57,7 +57,7 @@ test('a settings.d file enabling a module this proxy lacks is reported by check 
     const files = {
       logs: ':enabled: true\n',
       openscap: ':enabled: https\n:openscap_send_log_file: /var/log/foreman-proxy/cron.log\n',
-      dynflow: '---\n:enabled: true\n',
+      ansible: '---\n:enabled: true\n',
       // not reported: a known module's file, a provider's file, a disabled unknown module, a file without enabled
       dhcp: ':enabled: false\n',
       dhcp_isc: ':config: /etc/dhcp/dhcpd.conf\n',
@@ -70,7 +70,7 @@ test('a settings.d file enabling a module this proxy lacks is reported by check 
     const warnings = r.stdout.split('\n').filter((l) => l.startsWith('warning: '));
     const d = (name: string): string => join(dir, 'settings.d', name);
     assert.deepEqual(warnings, [
-      `warning: ${d('dynflow.yml')} enables module 'dynflow', which this proxy does not have; ignored`,
+      `warning: ${d('ansible.yml')} enables module 'ansible', which this proxy does not have; ignored`,
       `warning: ${d('openscap.yml')} enables module 'openscap', which this proxy does not have; ignored`,
     ]);
     assert.match(r.stdout, /^settings OK$/m);
@@ -80,7 +80,7 @@ test('a settings.d file enabling a module this proxy lacks is reported by check 
       await waitFor('the start-up log', async () => (await readFile(log, 'utf8')).includes('Smart proxy has launched'));
       const lines = (await readFile(log, 'utf8')).split('\n').filter((l) => l.includes('which this proxy does not have'));
       assert.equal(lines.length, 2, lines.join('\n'));
-      assert.match(lines[0], new RegExp(`\\[W\\] ${d('dynflow.yml').replace(/[.]/g, '\\.')} enables module 'dynflow', which this proxy does not have; ignored$`));
+      assert.match(lines[0], new RegExp(`\\[W\\] ${d('ansible.yml').replace(/[.]/g, '\\.')} enables module 'ansible', which this proxy does not have; ignored$`));
       assert.match(lines[1], /\[W\] .*openscap\.yml enables module 'openscap'/);
     } finally {
       assert.equal(await p.stop(), 0);

@@ -5,13 +5,16 @@
 //    stand-in for Pulp's content app on a unix socket (the production layout), downloaded with
 //    curl: straight from the origin (baseline), through a raw TCP-to-socket pipe in its own Node
 //    process (the floor for any relay in an extra process on this machine), and through the
-//    proxy (its own process). Median of 3 runs; the proxy's peak RSS (VmHWM).
+//    proxy (its own process). BENCH_RUNS (5) runs of each, alternating; medians of MiB/s and of the
+//    CPU seconds per GiB of the origin (this process), the relay and curl (the same client for
+//    every target); the load average during the runs; the proxy's peak RSS (VmHWM).
 // 2. 1000 concurrent subscription-manager calls (`GET /rhsm/consumers/<uuid>`, HTTPS with a host
 //    certificate, each host from its own loopback address) through the proxy's client listener to
 //    a stand-in Katello that takes 2 s per call and requires the proxy's client certificate;
 //    baseline: the same calls straight to the stand-in. Statuses counted: zero 502s required.
 //
-// Run: npm run bench -- capsule-frontend   (BENCH_CONTENT_MB, BENCH_HOSTS, BENCH_KATELLO_MS to vary)
+// Run: npm run bench -- capsule-frontend   (BENCH_CONTENT_MB, BENCH_RUNS, BENCH_HOSTS, BENCH_KATELLO_MS to vary;
+// BENCH_PARTS=content or rhsm for one of the two)
 
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -148,7 +151,8 @@ async function contentBench(): Promise<void> {
       pipe: 'raw byte pipe in a Node process (floor of any relay)',
       frontend: 'capsule front end /pulp/isos',
     };
-    // CPU as a share of one core over the download's wall time
+    // CPU seconds per GiB moved: unlike MiB/s, hardly affected by what else the machine runs
+    const perGib = (xs: Sample[], f: (s: Sample) => number): string => median(xs.map((s) => (f(s) * 1024) / CONTENT_MB)).toFixed(2);
     const share = (xs: Sample[], f: (s: Sample) => number): string => pct(median(xs.map((s) => f(s) / s.seconds)));
     console.log(`\n${CONTENT_MB} MiB content file through the front end (curl for every target, ${RUNS} runs each, alternating; medians)`);
     console.table(
@@ -158,9 +162,10 @@ async function contentBench(): Promise<void> {
           run: labels[k],
           'MiB/s': mbps.toFixed(0),
           'of direct': pct(mbps / direct),
-          'origin CPU': share(samples[k], (s) => s.originCpu),
-          'relay CPU': k === 'direct' ? '-' : share(samples[k], (s) => s.relayCpu),
-          'curl CPU': share(samples[k], (s) => s.clientCpu),
+          'origin CPU s/GiB': perGib(samples[k], (s) => s.originCpu),
+          'relay CPU s/GiB': k === 'direct' ? '-' : perGib(samples[k], (s) => s.relayCpu),
+          'relay % of a core': k === 'direct' ? '-' : share(samples[k], (s) => s.relayCpu),
+          'curl CPU s/GiB': perGib(samples[k], (s) => s.clientCpu),
         };
       }),
     );

@@ -15,7 +15,9 @@
 // The hosts do not run the script (the stand-in reports `hello`, exit 0): the proxy is measured.
 //
 // Run: npm run bench -- rex-pull   or   node bench/rex-pull.ts [--hosts N] [--only notify,job]
-//      [--hosts-tls] [--json FILE]
+//      [--hosts-tls] [--json FILE] [--node-flags=--max-semi-space-size=8]  (node flags for the
+//      processes measured: the proxy, the notification variants) [--keepalive-timeout S] (the
+//      proxy's keepalive_timeout setting: how long the hosts' idle HTTPS connections stay open)
 
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -36,7 +38,7 @@ import { createMqttPublisher } from '../src/modules/script/pull/mqtt.ts';
 import { silentLogger } from '../src/core/logging.ts';
 import type { YggMessage } from '../src/modules/script/pull/types.ts';
 import { FOREMAN_BATCH, launchHosts, processCpuSeconds, processRssMb, startCallbackTally, type CallbackTally } from './lib/rex-foreman.ts';
-import { ownPeakRssMb, sampleTreeRss } from './lib/rex-measure.ts';
+import { addMeasuredNodeFlags, ownPeakRssMb, sampleTreeRss } from './lib/rex-measure.ts';
 import { stopProxy } from './lib/rex-proxy-push.ts';
 
 const PROXY_CN = 'proxy.example.com';
@@ -192,6 +194,8 @@ async function runJob(opts: {
   proxyMqttCert: { cert: string; key: string };
   broker: Mosquitto;
   standIn: YggStandIn;
+  /** The proxy's keepalive_timeout setting (seconds) when given: how long idle host connections stay open. */
+  keepaliveTimeoutS?: number;
 }): Promise<JobResult> {
   const { dir, pki, broker, standIn } = opts;
   const foremanCert = await opts.pki.client('foreman.example.com');
@@ -212,6 +216,7 @@ async function runJob(opts: {
         foreman_ssl_ca: pki.caCert,
         log_file: join(proxyDir, 'proxy.log'),
         log_level: 'WARN',
+        ...(opts.keepaliveTimeoutS !== undefined ? { keepalive_timeout: opts.keepaliveTimeoutS } : {}),
       },
       {
         dynflow: { ':enabled': true, ':database': join(proxyDir, 'tasks.sqlite') },
@@ -324,8 +329,13 @@ async function main(): Promise<void> {
       only: { type: 'string', default: 'notify,job' },
       'hosts-tls': { type: 'boolean', default: false },
       json: { type: 'string' },
+      'node-flags': { type: 'string', default: '' },
+      'keepalive-timeout': { type: 'string' },
     },
   });
+  const keepaliveTimeoutS = values['keepalive-timeout'] === undefined ? undefined : Number(values['keepalive-timeout']);
+  if (keepaliveTimeoutS !== undefined && !(Number.isInteger(keepaliveTimeoutS) && keepaliveTimeoutS >= 1)) throw new Error(`--keepalive-timeout must be a positive integer (seconds), got ${values['keepalive-timeout']}`);
+  addMeasuredNodeFlags(values['node-flags']);
   const hosts = Number(values.hosts);
   if (!Number.isInteger(hosts) || hosts < 1) throw new Error(`--hosts must be a positive integer, got ${values.hosts}`);
   const phases = values.only.split(',');
@@ -403,7 +413,7 @@ async function main(): Promise<void> {
     if (phases.includes('job')) {
       console.log('\nwhole job through the proxy …');
       try {
-        job = await runJob({ dir, hosts, hostIds, pki, proxyMqttCert, broker, standIn });
+        job = await runJob({ dir, hosts, hostIds, pki, proxyMqttCert, broker, standIn, keepaliveTimeoutS });
         console.log(`\n| pull-mqtt job, ${hosts} hosts | value |`);
         console.log('|---|---|');
         console.log(`| hosts fetched / exited / callbacks ok / failed | ${job.fetched} / ${job.exited} / ${job.ok} / ${job.failed} |`);

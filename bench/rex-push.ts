@@ -13,6 +13,8 @@
 //
 // Run: npm run bench -- rex-push   or   node bench/rex-push.ts [--hosts N] [--concurrency C]
 //      [--only proxy,runner,openssh] [--daemons D] [--addresses A] [--key ed25519|rsa] [--json FILE]
+//      [--node-flags=--max-semi-space-size=8]  (node flags for the measured processes: the proxy and
+//      the drivers; with --expose-gc a driver also reports its live heap after forced GCs)
 
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -23,7 +25,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { removeDir, tempDir } from '../test/lib/procs.ts';
 import { startSshTargets, type SshEndpoint, type SshTargets } from './lib/rex-sshd.ts';
-import { ownPeakRssMb, pool, reapedChildrenCpuSeconds, sampleTreeRss } from './lib/rex-measure.ts';
+import { addMeasuredNodeFlags, ownPeakRssMb, pool, reapedChildrenCpuSeconds, sampleOwnMemory, sampleTreeRss, type MemoryPeaks } from './lib/rex-measure.ts';
 import { runOpenSshHost } from './lib/rex-openssh.ts';
 import { runProxyPush } from './lib/rex-proxy-push.ts';
 import { genericText } from './lib/rex-foreman.ts';
@@ -65,6 +67,8 @@ interface DriverResult {
   cpuChildrenS: number;
   processesStarted: number;
   ownPeakRssMb: number;
+  /** Peaks of process.memoryUsage() sampled in the driver (MB): where the RSS went. */
+  memPeaks?: MemoryPeaks;
 }
 
 interface Row extends DriverResult {
@@ -173,6 +177,13 @@ function prepareOpenSsh(spec: DriverSpec): () => Promise<Counts> {
   };
 }
 
+/** The driver's memory now, for progress lines: RSS growth over time tells a leak from a plateau. */
+function memoryLine(): string {
+  const m = process.memoryUsage();
+  const mb = (n: number): string => (n / 1048576).toFixed(0);
+  return `; rss ${mb(m.rss)} MB (heap ${mb(m.heapUsed)}/${mb(m.heapTotal)}, external ${mb(m.external)}, arrayBuffers ${mb(m.arrayBuffers)})`;
+}
+
 async function driver(specFile: string): Promise<void> {
   const spec = JSON.parse(await readFile(specFile, 'utf8')) as DriverSpec;
   const job = spec.variant === 'runner' ? await prepareRunner(spec) : prepareOpenSsh(spec);
@@ -180,7 +191,8 @@ async function driver(specFile: string): Promise<void> {
   const cpu0 = process.cpuUsage();
   const children0 = reapedChildrenCpuSeconds();
   const t0 = performance.now();
-  const progress = setInterval(() => process.stderr.write(`  ${spec.variant}: ${finishedHosts}/${spec.hosts} hosts done after ${((performance.now() - t0) / 1000).toFixed(0)} s\n`), 30_000);
+  const memory = sampleOwnMemory(100);
+  const progress = setInterval(() => process.stderr.write(`  ${spec.variant}: ${finishedHosts}/${spec.hosts} hosts done after ${((performance.now() - t0) / 1000).toFixed(0)} s${memoryLine()}\n`), 10_000);
   const counts = await job().finally(() => clearInterval(progress));
   const wallMs = performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);
@@ -191,6 +203,7 @@ async function driver(specFile: string): Promise<void> {
     cpuSelfS: (cpu.user + cpu.system) / 1e6,
     cpuChildrenS: reapedChildrenCpuSeconds() - children0,
     ownPeakRssMb: ownPeakRssMb(),
+    memPeaks: memory.stop(),
   };
   process.stdout.write(`\n${JSON.stringify(result)}\n`);
 }
@@ -232,6 +245,10 @@ function printTable(rows: Row[], hosts: number): void {
   for (const r of rows) {
     const own = r.idleRssMb !== undefined ? `idle RSS before the job ${fmt(r.idleRssMb)} MB` : `driver's own peak RSS ${fmt(r.ownPeakRssMb)} MB`;
     console.log(`  ${r.variant}: ${r.how}; ${own}; ${r.processesStarted ? `${r.processesStarted} processes started; ` : ''}sample output ${JSON.stringify(r.sampleOutput)}${r.firstError ? `; first error: ${r.firstError}` : ''}`);
+    if (r.memPeaks) {
+      const m = r.memPeaks;
+      console.log(`    memoryUsage peaks (MB, each its own): rss ${m.rss}, heapTotal ${m.heapTotal}, heapUsed ${m.heapUsed}, external ${m.external}, arrayBuffers ${m.arrayBuffers}${m.liveHeapAfterGc !== undefined ? `, live heap after forced GC ${m.liveHeapAfterGc}` : ''} (${m.samples} samples)`);
+    }
     const kinds = Object.entries(r.failureKinds ?? {}).sort((a, b) => b[1] - a[1]).slice(0, 5);
     for (const [kind, n] of kinds) console.log(`    ${n} × ${kind}`);
   }
@@ -247,8 +264,10 @@ async function main(): Promise<void> {
       only: { type: 'string' },
       key: { type: 'string', default: 'ed25519' },
       json: { type: 'string' },
+      'node-flags': { type: 'string', default: '' },
     },
   });
+  addMeasuredNodeFlags(values['node-flags']);
   const hosts = Number(values.hosts);
   const concurrency = Number(values.concurrency);
   if (!Number.isInteger(hosts) || hosts < 1) throw new Error(`--hosts must be a positive integer, got ${values.hosts}`);

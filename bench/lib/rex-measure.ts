@@ -107,3 +107,64 @@ export async function pool(n: number, concurrency: number, work: (i: number) => 
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, n) }, lane));
 }
+
+/** Highest values of process.memoryUsage() fields seen, MB (each field's own peak). */
+export interface MemoryPeaks {
+  rss: number;
+  heapTotal: number;
+  heapUsed: number;
+  external: number;
+  arrayBuffers: number;
+  /** heapUsed right after a forced full GC at the RSS peak's sample, when run with --expose-gc. */
+  liveHeapAfterGc?: number;
+  samples: number;
+}
+
+/**
+ * Samples this process's own memoryUsage() every `intervalMs`: tells V8 heap (heapTotal/heapUsed)
+ * from Buffers and other native memory (external, arrayBuffers) behind a peak RSS. With node's
+ * --expose-gc the sampler also forces a full GC once a second, so heapUsed then shows the live
+ * size rather than garbage not collected yet (a measuring aid only: it changes what it measures).
+ */
+export function sampleOwnMemory(intervalMs = 100): { stop(): MemoryPeaks } {
+  const mb = (n: number): number => Math.round((n / 1048576) * 10) / 10;
+  const peaks: MemoryPeaks = { rss: 0, heapTotal: 0, heapUsed: 0, external: 0, arrayBuffers: 0, samples: 0 };
+  const gc = (globalThis as { gc?: () => void }).gc;
+  let lastGc = 0;
+  const take = (): void => {
+    const m = process.memoryUsage();
+    peaks.samples++;
+    peaks.rss = Math.max(peaks.rss, mb(m.rss));
+    peaks.heapTotal = Math.max(peaks.heapTotal, mb(m.heapTotal));
+    peaks.heapUsed = Math.max(peaks.heapUsed, mb(m.heapUsed));
+    peaks.external = Math.max(peaks.external, mb(m.external));
+    peaks.arrayBuffers = Math.max(peaks.arrayBuffers, mb(m.arrayBuffers));
+    if (gc && Date.now() - lastGc >= 1000) {
+      lastGc = Date.now();
+      gc();
+      peaks.liveHeapAfterGc = Math.max(peaks.liveHeapAfterGc ?? 0, mb(process.memoryUsage().heapUsed));
+    }
+  };
+  take();
+  const timer = setInterval(take, intervalMs);
+  timer.unref();
+  return {
+    stop() {
+      clearInterval(timer);
+      take();
+      return peaks;
+    },
+  };
+}
+
+/**
+ * Node flags for every process a bench starts from here on (the proxy, drivers), through
+ * NODE_OPTIONS so the proxy's own launcher needs no change: e.g. "--max-semi-space-size=8" to
+ * measure a smaller V8 young generation, "--expose-gc" for the live-heap figures.
+ */
+export function addMeasuredNodeFlags(flags: string | undefined): void {
+  const extra = (flags ?? '').trim();
+  if (extra === '') return;
+  process.env.NODE_OPTIONS = [process.env.NODE_OPTIONS, extra].filter(Boolean).join(' ');
+  console.log(`measured processes run with NODE_OPTIONS=${process.env.NODE_OPTIONS}`);
+}

@@ -34,6 +34,14 @@ const SEA_FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2';
 /** Virtual directory of the bundled chunks inside the executable; never read from disk. */
 const SEA_ROOT = 'file:///smart-proxy.sea/';
 const ENTRY_CHUNK = 'smart-proxy.mjs';
+/**
+ * V8 flags the executable always starts with. A small young generation: under a steady stream of
+ * requests V8 lets it grow to 128 MB of mostly garbage, which put a 4000-host remote-execution job
+ * at 320 MB (push) and 400 MB (pull) of peak RSS; with 8 MB semi-spaces 216 MB and 258–338 MB,
+ * at the same wall time (bench/rex-push.ts, bench/rex-pull.ts). bin/smart-proxy and `npm start`
+ * pass the same flag.
+ */
+const V8_FLAGS = ['--max-semi-space-size=8'];
 /** Asset mapping chunk names to the source file they start from (read only when tracing). */
 const MANIFEST = 'chunk-sources.json';
 
@@ -155,7 +163,7 @@ export async function buildSea(outFile: string): Promise<SeaBuild> {
     const blob = join(staging, 'sea-prep.blob');
     await writeFile(
       join(staging, 'sea-config.json'),
-      JSON.stringify({ main: join(staging, 'main.cjs'), output: blob, disableExperimentalSEAWarning: true, useCodeCache: false, useSnapshot: false, assets }, null, 2),
+      JSON.stringify({ main: join(staging, 'main.cjs'), output: blob, disableExperimentalSEAWarning: true, useCodeCache: false, useSnapshot: false, execArgv: V8_FLAGS, assets }, null, 2),
     );
     await execFileP(process.execPath, ['--experimental-sea-config', join(staging, 'sea-config.json')]);
 

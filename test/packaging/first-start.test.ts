@@ -1,4 +1,4 @@
-// The first start (issue 12): `npm start` runs `node src/main.ts --settings config/demo`, which
+// The first start (issue 12): `npm start` runs `node --max-semi-space-size=8 src/main.ts --settings config/demo`, which
 // serves the built-in TFTP server and HTTP boot on the sample boot tree in config/demo/tftpboot,
 // facts and logs, on loopback and unprivileged ports, with no other daemon. These are the README's
 // "First start" commands and the output it shows; the demo is started as the README says, only on

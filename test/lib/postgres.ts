@@ -3,14 +3,14 @@
 // free 127.0.0.1 TCP port, stopped by its own PID. TCP connections need a password (scram), so the
 // code under test handles real credentials; the password is random per cluster.
 
-import { spawn, execFile } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { chown, writeFile, mkdir } from 'node:fs/promises';
-import { openSync, closeSync, readFileSync, existsSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
-import { tempDir, removeDir, freeTcpPort, waitFor, sleep, type Daemon } from './procs.ts';
+import { alive, tempDir, removeDir, freeTcpPort, startDaemon, waitFor, sleep, type Daemon } from './procs.ts';
 
 const execFileP = promisify(execFile);
 
@@ -42,15 +42,6 @@ async function systemUser(name: string): Promise<{ uid: number; gid: number }> {
   return { uid: Number(stdout.trim()), gid: Number(g.trim()) };
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 let dbCounter = 0;
 
 export async function startPostgres(): Promise<PostgresCluster> {
@@ -80,11 +71,9 @@ export async function startPostgres(): Promise<PostgresCluster> {
       throw new Error(`initdb failed: ${err.stderr ?? err.message}`);
     });
     const port = await freeTcpPort();
-    const logFile = join(dir, 'postgres.log');
-    const fd = openSync(logFile, 'a');
-    if (runAs) await chown(logFile, runAs.uid, runAs.gid);
     // The server itself, not pg_ctl, so the PID we hold is the postmaster's.
-    const child = spawn(
+    const daemon = startDaemon(
+      'postgres',
       join(bin, 'postgres'),
       [
         '-D', dataDir,
@@ -98,27 +87,10 @@ export async function startPostgres(): Promise<PostgresCluster> {
         '-c', 'max_connections=100',
         '-c', 'shared_buffers=32MB',
       ],
-      { detached: true, stdio: ['ignore', fd, fd], env, cwd: dir, ...(runAs ?? {}) },
+      dir,
+      env,
+      { cwd: dir, ...(runAs ?? {}) },
     );
-    closeSync(fd);
-    if (child.pid === undefined) throw new Error('could not start postgres');
-    const daemon: Daemon = {
-      pid: child.pid,
-      name: 'postgres',
-      logFile,
-      child,
-      exited: false,
-      log: () => {
-        try {
-          return readFileSync(logFile, 'utf8');
-        } catch {
-          return '';
-        }
-      },
-    };
-    child.on('exit', () => (daemon.exited = true));
-    child.on('error', () => (daemon.exited = true));
-    child.unref();
 
     const url = (database: string): string =>
       `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/${encodeURIComponent(database)}`;

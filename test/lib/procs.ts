@@ -57,6 +57,13 @@ export interface Daemon {
   log(): string;
 }
 
+/** Where and as whom a daemon runs (PostgreSQL refuses to run as root). */
+export interface DaemonSpawnOptions {
+  cwd?: string;
+  uid?: number;
+  gid?: number;
+}
+
 /**
  * Start a daemon in the foreground, detached, stdin from /dev/null, output to `<dir>/<name>.log`.
  * No shell: `cmd` is executed directly with `args`.
@@ -67,10 +74,11 @@ export function startDaemon(
   args: readonly string[],
   dir: string,
   env: NodeJS.ProcessEnv = process.env,
+  spawnOptions: DaemonSpawnOptions = {},
 ): Daemon {
   const logFile = join(dir, `${name}.log`);
   const fd = openSync(logFile, 'a');
-  const child = spawn(cmd, args, { detached: true, stdio: ['ignore', fd, fd], env });
+  const child = spawn(cmd, args, { detached: true, stdio: ['ignore', fd, fd], env, ...spawnOptions });
   closeSync(fd);
   if (child.pid === undefined) throw new Error(`could not start ${cmd}`);
   const d: Daemon = {
@@ -97,7 +105,8 @@ export function startDaemon(
   return d;
 }
 
-function alive(pid: number): boolean {
+/** Whether a process with this PID still exists (signal 0). */
+export function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

@@ -11,10 +11,10 @@
 
 import pg from 'pg';
 import { utf8Prefix } from './sqlite.ts';
+import { callbackFromRow, num, pullJobFromRow as pullJobRecordFromRow, taskFromRow as taskRecordFromRow, type ColumnDecoders, type Row } from './rows.ts';
 import type {
   AbortReason,
   CallbackDelivery,
-  ExitStatus,
   OutputEntry,
   PlanResult,
   PlanState,
@@ -144,58 +144,14 @@ const MIGRATION_LOCK = 4_170_233_911;
 
 // ---- row mapping ---------------------------------------------------------------------------------
 
-type Row = Record<string, unknown>;
 
-const num = (v: unknown): number => (typeof v === 'number' ? v : Number(v));
-const numOrNull = (v: unknown): number | null => (v === null || v === undefined ? null : num(v));
-
-function taskFromRow(r: Row): TaskRecord {
-  return {
-    id: r.id as string,
-    kind: r.kind as TaskRecord['kind'],
-    parentId: (r.parent_id as string | null) ?? null,
-    operation: r.operation as string,
-    actionClass: r.action_class as string,
-    state: r.state as PlanState,
-    result: r.result as PlanResult,
-    input: r.input as Record<string, unknown>,
-    sealedSecrets: (r.sealed_secrets as string | null) ?? null,
-    callback: (r.callback as TaskRecord['callback']) ?? null,
-    createdAt: num(r.created_at),
-    startedAt: numOrNull(r.started_at),
-    endedAt: numOrNull(r.ended_at),
-    exitStatus: (r.exit_status as ExitStatus | null) ?? null,
-    exitStatusTimestamp: numOrNull(r.exit_status_timestamp),
-    outputExtra: (r.output_extra as Record<string, unknown> | null) ?? {},
-    owner: (r.owner as string | null) ?? null,
-    droppedOutputBytes: num(r.dropped_output_bytes),
-    abortRequested: (r.abort_requested as TaskRecord['abortRequested']) ?? null,
-  };
-}
-
-function callbackFromRow(r: Row): CallbackDelivery {
-  return {
-    taskId: r.task_id as string,
-    attempts: num(r.attempts),
-    nextAttemptAt: numOrNull(r.next_attempt_at),
-    deliveredAt: numOrNull(r.delivered_at),
-    lastError: (r.last_error as string | null) ?? null,
-  };
-}
-
-function pullJobFromRow(r: Row): PullJob {
-  return {
-    uuid: r.uuid as string,
-    taskId: r.task_id as string,
-    hostname: r.hostname as string,
-    effectiveUser: (r.effective_user as string | null) ?? null,
-    script: (r.script as Buffer).toString('utf8'),
-    state: r.state as PullJob['state'],
-    createdAt: num(r.created_at),
-    messageId: r.message_id as string,
-    notifiedAt: numOrNull(r.notified_at),
-  };
-}
+// pg hands jsonb back parsed, and the script column is bytea.
+const PG_COLUMNS: ColumnDecoders = {
+  json: (v) => v ?? null,
+  text: (v) => (v as Buffer).toString('utf8'),
+};
+const taskFromRow = (r: Row): TaskRecord => taskRecordFromRow(r, PG_COLUMNS);
+const pullJobFromRow = (r: Row): PullJob => pullJobRecordFromRow(r, PG_COLUMNS);
 
 const json = (v: unknown): string | null => (v === null || v === undefined ? null : JSON.stringify(v));
 

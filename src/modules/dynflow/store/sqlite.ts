@@ -7,10 +7,10 @@
 import { DatabaseSync, type StatementSync, type SQLInputValue } from 'node:sqlite';
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { callbackFromRow, pullJobFromRow, taskFromRow, type ColumnDecoders } from './rows.ts';
 import type {
   AbortReason,
   CallbackDelivery,
-  ExitStatus,
   OutputEntry,
   PlanResult,
   PlanState,
@@ -102,53 +102,14 @@ const PATCHABLE: Record<string, { column: string; encode: (v: unknown) => SQLInp
   abortRequested: { column: 'abort_requested', encode: (v) => (v ?? null) as string | null },
 };
 
-function toTask(r: Row): TaskRecord {
-  return {
-    id: r.id as string,
-    kind: r.kind as TaskRecord['kind'],
-    parentId: (r.parent_id as string | null) ?? null,
-    operation: r.operation as string,
-    actionClass: r.action_class as string,
-    state: r.state as PlanState,
-    result: r.result as PlanResult,
-    input: JSON.parse(r.input as string) as Record<string, unknown>,
-    sealedSecrets: (r.sealed_secrets as string | null) ?? null,
-    callback: r.callback === null ? null : (JSON.parse(r.callback as string) as TaskRecord['callback']),
-    createdAt: Number(r.created_at),
-    startedAt: r.started_at === null ? null : Number(r.started_at),
-    endedAt: r.ended_at === null ? null : Number(r.ended_at),
-    exitStatus: r.exit_status === null ? null : (JSON.parse(r.exit_status as string) as ExitStatus),
-    exitStatusTimestamp: r.exit_status_timestamp === null ? null : Number(r.exit_status_timestamp),
-    outputExtra: JSON.parse(r.output_extra as string) as Record<string, unknown>,
-    owner: (r.owner as string | null) ?? null,
-    droppedOutputBytes: Number(r.dropped_output_bytes),
-    abortRequested: (r.abort_requested as AbortReason | null) ?? null,
-  };
-}
-
-function toPullJob(r: Row): PullJob {
-  return {
-    uuid: r.uuid as string,
-    taskId: r.task_id as string,
-    hostname: r.hostname as string,
-    effectiveUser: (r.effective_user as string | null) ?? null,
-    script: r.script as string,
-    state: r.state as PullJob['state'],
-    createdAt: Number(r.created_at),
-    messageId: r.message_id as string,
-    notifiedAt: r.notified_at === null ? null : Number(r.notified_at),
-  };
-}
-
-function toCallback(r: Row): CallbackDelivery {
-  return {
-    taskId: r.task_id as string,
-    attempts: Number(r.attempts),
-    nextAttemptAt: r.next_attempt_at === null ? null : Number(r.next_attempt_at),
-    deliveredAt: r.delivered_at === null ? null : Number(r.delivered_at),
-    lastError: (r.last_error as string | null) ?? null,
-  };
-}
+// node:sqlite hands JSON columns back as text.
+const SQLITE_COLUMNS: ColumnDecoders = {
+  json: (v) => (v === null || v === undefined ? null : JSON.parse(v as string)),
+  text: (v) => v as string,
+};
+const toTask = (r: Row): TaskRecord => taskFromRow(r, SQLITE_COLUMNS);
+const toPullJob = (r: Row): PullJob => pullJobFromRow(r, SQLITE_COLUMNS);
+const toCallback = (r: Row): CallbackDelivery => callbackFromRow(r);
 
 /** The longest prefix of `text` that fits in `bytes` UTF-8 bytes, never splitting a character. */
 export function utf8Prefix(text: string, bytes: number): string {

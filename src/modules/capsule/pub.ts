@@ -7,7 +7,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { readdir, realpath, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ConfineError, isInside, openInsideRoot, type OpenedFile } from '../../lib/tftp/confine.ts';
-import { parseRange } from '../httpboot/range.ts';
+import { parseRange } from '../../lib/http/range.ts';
 import { CapsuleError } from './errors.ts';
 import { PUB_PREFIX, rawRest, splitTarget } from './routes.ts';
 

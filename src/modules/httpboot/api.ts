@@ -7,7 +7,7 @@ import { isAbsolute, resolve } from 'node:path';
 import type { ModuleInstance } from '../../core/module.ts';
 import { openInsideRoot, ConfineError, type OpenedFile } from '../../lib/tftp/confine.ts';
 import { bootRequestPath } from './path.ts';
-import { parseRange } from './range.ts';
+import { parseRange } from '../../lib/http/range.ts';
 import { contentTypeFor } from './mime.ts';
 import { HttpbootError, unsatisfiableRange } from './errors.ts';
 

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { bootRequestPath } from './path.ts';
-import { parseRange } from './range.ts';
+import { parseRange } from '../../lib/http/range.ts';
 import { contentTypeFor } from './mime.ts';
 
 test('bootRequestPath collapses .. inside the root and refuses encoded separators', () => {

@@ -22,6 +22,7 @@ Runs a Foreman Smart Proxy from settings.yml and settings.d/*.yml.
 Commands:
   (none)             start the proxy
   check              load and validate the settings, print module states, do not start
+  router             run the router in front of several instances (smart-proxy router --help)
 
 Options:
   --settings DIR     directory holding settings.yml (default /etc/foreman-proxy)
@@ -84,6 +85,12 @@ async function check(settingsDir: string, only: string[] | undefined, bundle: st
 }
 
 async function main(): Promise<void> {
+  // `smart-proxy router …`: the front door for several instances, with its own options and settings.
+  if (process.argv[2] === 'router') {
+    const { runRouter } = await import('./router/main.ts');
+    process.exitCode = await runRouter(process.argv.slice(3));
+    return;
+  }
   let parsed;
   try {
     parsed = parseArgs({

@@ -9,6 +9,7 @@ import type { FastifyInstance } from 'fastify';
 import { buildApp } from './http/app.ts';
 import type { ModuleRecord } from './lifecycle.ts';
 import { LogBuffer } from './log-buffer.ts';
+import { ProxyMetrics } from './metrics.ts';
 import { silentLogger } from './logging.ts';
 import { Providers, settingsFileName, type EnabledValue, type ModuleDefinition, type ModuleInstance, type Settings } from './module.ts';
 import { parseGlobalSettings } from './settings/load-global.ts';
@@ -47,6 +48,7 @@ export async function mountModule<S extends TObject, P>(def: ModuleDefinition<S,
   if (problem) throw new Error(problem.message);
   const logBuffer = new LogBuffer(100, 100);
   const failedModules: Record<string, string> = {};
+  const metrics = new ProxyMetrics();
   const instance = await def.create(
     {
       name: def.name,
@@ -54,7 +56,7 @@ export async function mountModule<S extends TObject, P>(def: ModuleDefinition<S,
       global,
       log: silentLogger,
       signal: new AbortController().signal,
-      proxy: { logBuffer, failedModules: () => failedModules },
+      proxy: { logBuffer, failedModules: () => failedModules, metrics, modules: () => new Map(), listeners: () => [] },
       dependency: <T>(name: string) =>
         name in (options.dependencies ?? {}) ? Promise.resolve(options.dependencies?.[name] as T) : Promise.reject(new Error(`no dependency '${name}' given to mountModule`)),
     },
@@ -77,6 +79,7 @@ export async function mountModule<S extends TObject, P>(def: ModuleDefinition<S,
     records: new Map([[def.name, record]]),
     mounted: [record],
     log: silentLogger,
+    metrics,
     version: '0.0.0-test',
     providerCapabilities: () => [],
     serverFactory: (handler) => createServer(handler),

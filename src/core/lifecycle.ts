@@ -12,6 +12,7 @@ import {
   settingsFileName,
   type Closeable,
   type EnabledValue,
+  type ListenerInfo,
   type ModuleDefinition,
   type ModuleInstance,
   type ModuleState,
@@ -22,6 +23,7 @@ import type { GlobalSettings } from './settings/global.ts';
 import type { Logger } from './logging-types.ts';
 import { loadProvider, type Catalogue } from './registry.ts';
 import type { LogBuffer } from './log-buffer.ts';
+import { ProxyMetrics } from './metrics.ts';
 import { readSettingsFile } from './settings/yaml.ts';
 import { checkDeclared, readDeclared, typed, type SettingProblem, type TObject } from './settings/schema.ts';
 
@@ -98,6 +100,10 @@ export interface LoadOptions {
   signal: AbortSignal;
   /** Served by the logs module through ctx.proxy. */
   logBuffer: LogBuffer;
+  /** This proxy's metrics registry (ctx.proxy.metrics); a fresh one when not given. */
+  metrics?: ProxyMetrics;
+  /** The listeners as bound (ctx.proxy.listeners), known once the proxy listens. */
+  listeners?: () => readonly ListenerInfo[];
   /**
    * false (`smart-proxy check`): providers and module instances are created, so that their
    * settings and files are really tried, but nothing starts serving; close() releases them.
@@ -240,6 +246,7 @@ async function closeWithin(what: string, item: Closeable, ms: number, log: Logge
 export class ModuleLoader {
   readonly records = new Map<string, ModuleRecord>();
   readonly failedModules: Record<string, string> = {};
+  readonly metrics: ProxyMetrics;
   /** settings.d files enabling modules this proxy does not have (warned about, then ignored). */
   unknownModuleFiles: readonly UnknownModuleFile[] = [];
   private readonly opts: LoadOptions;
@@ -250,6 +257,7 @@ export class ModuleLoader {
 
   constructor(opts: LoadOptions) {
     this.opts = opts;
+    this.metrics = opts.metrics ?? new ProxyMetrics();
   }
 
   private fail(record: ModuleRecord, reason: string, problem: GroupProblem): void {
@@ -379,7 +387,13 @@ export class ModuleLoader {
           global,
           log: log.child(def.name),
           signal,
-          proxy: { logBuffer: this.opts.logBuffer, failedModules: () => this.failedModules },
+          proxy: {
+            logBuffer: this.opts.logBuffer,
+            failedModules: () => this.failedModules,
+            metrics: this.metrics,
+            modules: () => this.records,
+            listeners: () => this.opts.listeners?.() ?? [],
+          },
           dependency: <T>(name: string) => this.dependencyOf<T>(def, name),
         },
         new Providers(byId),

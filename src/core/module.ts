@@ -7,9 +7,12 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from './logging-types.ts';
 import type { LogBuffer } from './log-buffer.ts';
-import type { GlobalSettings } from './settings/global.ts';
+import type { GlobalSettings, ListenerSpec } from './settings/global.ts';
 import type { ProxyError } from './errors.ts';
 import type { Static, TObject } from './settings/schema.ts';
+import type { ProxyMetrics } from './metrics.ts';
+import type { ModuleRecord } from './lifecycle.ts';
+import type { ModuleApiDocs } from './openapi/types.ts';
 
 /** `foreman`: control plane, called by Foreman. `client`: called by hosts being provisioned. */
 export type Audience = 'foreman' | 'client';
@@ -36,6 +39,20 @@ export interface ProxyIntrospection {
   readonly logBuffer: LogBuffer;
   /** module/provider name → failure message (spec README §3.4). */
   failedModules(): Readonly<Record<string, string>>;
+  /** This proxy's metrics registry: modules add their own metrics; the metrics module serves it. */
+  readonly metrics: ProxyMetrics;
+  /** Every module's record (state, settings, instance): the status page and the OpenAPI document. */
+  modules(): ReadonlyMap<string, ModuleRecord>;
+  /** The listeners as bound, with the modules each mounts; empty until the proxy listens. */
+  listeners(): readonly ListenerInfo[];
+}
+
+/** A running listener as the status page shows it. */
+export interface ListenerInfo {
+  readonly spec: ListenerSpec;
+  /** `host:port` of each bound socket. */
+  readonly addresses: readonly string[];
+  readonly modules: readonly string[];
 }
 
 export interface ModuleContext<S> extends RuntimeContext<S> {
@@ -187,6 +204,11 @@ export interface ModuleDefinition<S extends TObject = TObject, P = unknown> {
   /** Static capabilities, reported in every state. */
   readonly capabilities?: readonly string[];
   readonly errors?: ErrorPolicy;
+  /**
+   * The OpenAPI description of the module's routes (core/openapi/types.ts), loaded only when the
+   * document is asked for: `apiDocs: async () => (await import('./openapi.ts')).default`.
+   */
+  readonly apiDocs?: () => Promise<ModuleApiDocs>;
   /**
    * Build the running module from its checked settings and its providers. Throwing fails the
    * group (the providers already created are closed). Must not bind sockets: that is `start`.

@@ -15,6 +15,8 @@ import { buildApp } from './http/app.ts';
 import { createListenerServer, listen, modulesFor, resolveListeners, selectListeners } from './http/listeners.ts';
 import { PROXY_VERSION } from './version.ts';
 import { resolveInstance } from './instances.ts';
+import { ProxyMetrics } from './metrics.ts';
+import type { ListenerInfo } from './module.ts';
 
 export interface StartOptions {
   settingsDir: string;
@@ -42,6 +44,7 @@ export interface RunningProxy {
   listeners: RunningListener[];
   log: Logger;
   logSink: LogSink;
+  metrics: ProxyMetrics;
   /** Stop accepting, drain in-flight requests (up to `graceMs`), stop modules. */
   close(graceMs?: number): Promise<void>;
 }
@@ -49,7 +52,7 @@ export interface RunningProxy {
 async function startListener(
   spec: ListenerSpec,
   mounted: readonly ModuleRecord[],
-  proxy: { global: GlobalSettings; records: ReadonlyMap<string, ModuleRecord>; log: Logger; catalogue: Catalogue },
+  proxy: { global: GlobalSettings; records: ReadonlyMap<string, ModuleRecord>; log: Logger; catalogue: Catalogue; metrics: ProxyMetrics },
 ): Promise<RunningListener> {
   const { global, records, log } = proxy;
   let handler: FastifyServerFactoryHandler | undefined;
@@ -60,6 +63,7 @@ async function startListener(
     records,
     mounted,
     log,
+    metrics: proxy.metrics,
     version: PROXY_VERSION,
     providerCapabilities: (id) => proxy.catalogue.providers.get(id)?.capabilities ?? [],
     serverFactory: (h) => {
@@ -96,7 +100,9 @@ export async function startProxy(opts: StartOptions): Promise<RunningProxy> {
   const log = createLogger(logSink);
   const abort = new AbortController();
 
-  const loader = new ModuleLoader({ catalogue, global, only, log, signal: abort.signal, logBuffer: buffer });
+  const metrics = new ProxyMetrics();
+  const listenerInfos: ListenerInfo[] = [];
+  const loader = new ModuleLoader({ catalogue, global, only, log, signal: abort.signal, logBuffer: buffer, metrics, listeners: () => listenerInfos });
   try {
     await loader.load();
     const specs = selectListeners(resolveListeners(global, settingsFile), opts.listenerNames, settingsFile);
@@ -104,7 +110,11 @@ export async function startProxy(opts: StartOptions): Promise<RunningProxy> {
     const plan = specs.map((spec) => ({ spec, mounted: modulesFor(spec, loader.records, settingsFile) }));
     const listeners: RunningListener[] = [];
     try {
-      for (const { spec, mounted } of plan) listeners.push(await startListener(spec, mounted, { global, records: loader.records, log, catalogue }));
+      for (const { spec, mounted } of plan) {
+        const started = await startListener(spec, mounted, { global, records: loader.records, log, catalogue, metrics });
+        listeners.push(started);
+        listenerInfos.push({ spec, addresses: started.addresses.map((a) => (a.host.includes(':') ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`)), modules: mounted.map((m) => m.def.name) });
+      }
     } catch (err) {
       for (const l of listeners) for (const s of l.servers) s.close();
       throw err;
@@ -138,7 +148,7 @@ export async function startProxy(opts: StartOptions): Promise<RunningProxy> {
         log.info('Smart proxy stopped');
         await logSink.flush();
       })());
-    return { global, records: loader.records, failedModules: loader.failedModules, listeners, log, logSink, close };
+    return { global, records: loader.records, failedModules: loader.failedModules, listeners, log, logSink, metrics, close };
   } catch (err) {
     abort.abort();
     await loader.close();

@@ -9,6 +9,7 @@ import { ProxyError, errorText } from '../errors.ts';
 import { errorHandler, sendError } from './error-handler.ts';
 import { parseRackQuery } from '../params.ts';
 import type { Logger } from '../logging-types.ts';
+import type { ProxyMetrics } from '../metrics.ts';
 import type { GlobalSettings, ListenerSpec } from '../settings/global.ts';
 import type { ModuleRecord } from '../lifecycle.ts';
 import { authorize, clientCertificateIdentity } from './auth.ts';
@@ -21,6 +22,8 @@ export interface AppOptions {
   /** Modules to mount on this listener (already filtered by state, enabled and audience). */
   mounted: readonly ModuleRecord[];
   log: Logger;
+  /** This proxy's metrics: requests by module, route and status (issue 13 fills this in). */
+  metrics: ProxyMetrics;
   version: string;
   /** Capabilities a provider adds to its module's (from the catalogue). */
   providerCapabilities: (id: string) => readonly string[];

@@ -1,0 +1,49 @@
+// The shared DHCP conformance suite (test/lib/dhcp-conformance.ts) against dhcp_isc with a real
+// ISC dhcpd over OMAPI. Reservations are observed in the leases file dhcpd itself writes (host
+// declarations it appends, `deleted;` when removed). Every provider of issue 15 runs the same suite.
+
+import { after, before, describe } from 'node:test';
+import { readFile } from 'node:fs/promises';
+import { startTestProxy, type TestProxy } from '../../src/core/testing.ts';
+import { dhcpConformance, type BackendReservation } from '../lib/dhcp-conformance.ts';
+import { envProxyFiles, startIscEnv, type IscEnv } from './isc-env.ts';
+
+/**
+ * What dhcpd's leases file says of `mac` now: host declarations are appended in order, and a
+ * deletion is a later declaration of the same host name with `deleted;` (and no address).
+ */
+export function hostFromLeases(text: string, mac: string): BackendReservation | undefined {
+  const byName = new Map<string, BackendReservation | undefined>();
+  for (const m of text.matchAll(/host\s+(\S+)\s*\{([^}]*)\}/g)) {
+    const [, name, body] = m;
+    if (/\bdeleted;/.test(body)) {
+      byName.set(name, undefined);
+      continue;
+    }
+    const hw = /hardware ethernet ([0-9a-f:]+);/i.exec(body)?.[1]?.toLowerCase();
+    const ip = /fixed-address ([0-9.]+);/.exec(body)?.[1];
+    if (hw && ip) byName.set(name, { ip, mac: hw });
+  }
+  return [...byName.values()].find((r) => r?.mac === mac);
+}
+
+describe('dhcp conformance: dhcp_isc against a real dhcpd', { timeout: 180_000 }, () => {
+  let env: IscEnv;
+  let proxy: TestProxy;
+  before(async () => {
+    env = await startIscEnv();
+    await env.startDhcpd();
+    proxy = await startTestProxy({ files: envProxyFiles(env, 3) });
+  });
+  after(async () => {
+    await proxy?.close();
+    await env?.close();
+  });
+  dhcpConformance(() => ({
+    request: (method, path, options) => proxy.request(method, path, options),
+    network: '192.168.122.0',
+    netmask: '255.255.255.0',
+    freePair: ['192.168.122.120', '192.168.122.121'],
+    reservation: async (mac) => hostFromLeases(await readFile(env.leases, 'utf8'), mac),
+  }));
+});

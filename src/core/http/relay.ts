@@ -2,6 +2,7 @@
 // back (templates, registration): what a relayed request carries, and how the answer goes back.
 
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import type { HttpResponse } from '../../lib/http/client.ts';
 import { parseRackQuery, type Params } from '../params.ts';
@@ -16,20 +17,38 @@ export function abortOnClientGone(request: FastifyRequest, reply: FastifyReply):
   return ac.signal;
 }
 
+/** The answer headers of Foreman that travel to the host with its body. */
+export interface BodyHeaders {
+  readonly 'content-length'?: string | string[] | undefined;
+  readonly 'content-encoding'?: string | string[] | undefined;
+}
+
 /**
- * Stream Foreman's successful answer to the host as a 200 HTML page, keeping its encoding (or its
- * length when not encoded). Resolves once the body is through, so that the caller's bulkhead slot
- * is held for the real upstream work.
+ * Stream a body to the host as a 200 HTML page, keeping Foreman's encoding (or its length when not
+ * encoded). Resolves once the body is through, so that the caller's bulkhead slot is held for the
+ * real upstream work.
  */
-export async function streamSuccess(reply: FastifyReply, res: HttpResponse): Promise<FastifyReply> {
+export async function streamBody(reply: FastifyReply, body: Readable, headers: BodyHeaders): Promise<FastifyReply> {
   reply.code(200).header('content-type', 'text/html;charset=utf-8');
-  const length = res.headers['content-length'];
-  const encoding = res.headers['content-encoding'];
+  const length = headers['content-length'];
+  const encoding = headers['content-encoding'];
   if (typeof encoding === 'string') reply.header('content-encoding', encoding);
   else if (typeof length === 'string') reply.header('content-length', length);
-  reply.send(res.body);
-  await finished(res.body).catch(() => undefined);
+  reply.send(body);
+  await finished(body).catch(() => undefined);
   return reply;
+}
+
+/** Stream Foreman's successful answer to the host as a 200 HTML page (see streamBody). */
+export async function streamSuccess(reply: FastifyReply, res: HttpResponse): Promise<FastifyReply> {
+  return streamBody(reply, res.body, res.headers);
+}
+
+/** Send a body held in memory (an answer shared by several hosts) as a 200 HTML page. */
+export function sendBody(reply: FastifyReply, body: Buffer, contentEncoding: string | undefined): FastifyReply {
+  reply.code(200).header('content-type', 'text/html;charset=utf-8');
+  if (contentEncoding !== undefined) reply.header('content-encoding', contentEncoding);
+  return reply.send(body);
 }
 
 // What a relayed request carries: its Rack-style params and its body exactly as received. The

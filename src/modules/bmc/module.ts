@@ -73,6 +73,7 @@ export default defineModule({
   summary: 'BMC power and boot control (/bmc). Foreman sends the BMC credentials with each request.',
   prefixes: ['/bmc'],
   audience: 'foreman',
+  apiDocs: async () => (await import('./openapi.ts')).default,
   authorize: true,
   settings: BMC_SETTINGS,
   exposedSettings: [],

@@ -120,6 +120,7 @@ export default defineModule({
     "/api/registration_commands relayed to Katello; /pulp/{content,repos,isos,deb,container} relayed to Pulp's content app; /pub.",
   prefixes: ALL_PREFIXES,
   audience: 'client',
+  apiDocs: async () => (await import('./openapi.ts')).default,
   authorize: false,
   settings: CAPSULE_SETTINGS,
   validate: (s) => {

@@ -88,6 +88,7 @@ export default defineModule({
   summary: 'Container registry front end of a capsule (/container_gateway): pull decisions for hosts and users, Katello’s refresh calls.',
   prefixes: ['/container_gateway'],
   audience: 'foreman',
+  apiDocs: async () => (await import('./openapi.ts')).default,
   // Management endpoints: trusted_hosts + client certificate. Registry endpoints evaluate the
   // client's identity per request (spec §2.1).
   authorize: true,

@@ -31,6 +31,7 @@ export default defineModule({
   summary: 'DHCP reservations, leases and free-IP suggestions (/dhcp).',
   prefixes: ['/dhcp'],
   audience: 'foreman',
+  apiDocs: async () => (await import('./openapi.ts')).default,
   authorize: true,
   settings: DHCP_SETTINGS,
   providerIds: (s) => [s.use_provider],

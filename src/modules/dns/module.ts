@@ -25,6 +25,7 @@ export default defineModule({
   summary: 'DNS record management (/dns): Foreman creates and deletes A, AAAA and PTR records here (CNAME and SRV work too).',
   prefixes: ['/dns'],
   audience: 'foreman',
+  apiDocs: async () => (await import('./openapi.ts')).default,
   authorize: true,
   settings: DNS_SETTINGS,
   exposedSettings: ['use_provider'],

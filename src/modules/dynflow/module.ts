@@ -63,6 +63,7 @@ export default defineModule({
   summary: 'Task engine for remote execution (/dynflow): Foreman launches, polls and cancels tasks here; completion callbacks go back to Foreman.',
   prefixes: ['/dynflow'],
   audience: 'foreman',
+  apiDocs: async () => (await import('./openapi.ts')).default,
   authorize: true,
   settings: DYNFLOW_SETTINGS,
   exposedSettings: [],

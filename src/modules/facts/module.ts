@@ -9,6 +9,7 @@ export default defineModule({
   summary: "The proxy host's own facts (/facts), in Facter 4's shape.",
   prefixes: ['/facts'],
   audience: 'foreman',
+  apiDocs: async () => (await import('./openapi.ts')).default,
   authorize: true,
   settings: setting.EMPTY_SETTINGS,
   exposedSettings: [],

@@ -25,6 +25,7 @@ export default defineModule({
     'HTTP boot (/httpboot and /EFI): serves the boot directory to UEFI HTTP Boot firmware and to iPXE/GRUB over HTTP(S), without authorization. Foreman reads the ports from /v2/features.',
   prefixes: ['/httpboot', '/EFI'],
   audience: 'client',
+  apiDocs: async () => (await import('./openapi.ts')).default,
   authorize: false,
   settings: HTTPBOOT_SETTINGS,
   computeSettings: computeHttpbootSettings,

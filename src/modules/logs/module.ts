@@ -9,6 +9,7 @@ export default defineModule({
   summary: "Recent log lines and module failures (/logs), read by Foreman's proxy page.",
   prefixes: ['/logs'],
   audience: 'foreman',
+  apiDocs: async () => (await import('./openapi.ts')).default,
   authorize: true,
   enabledByDefault: true,
   settings: setting.EMPTY_SETTINGS,

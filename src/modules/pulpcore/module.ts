@@ -79,6 +79,7 @@ export default defineModule({
   summary: "Pulpcore: publishes this proxy's Pulp (API and content URLs, mirror or primary, plugins) to Katello in /v2/features.",
   prefixes: ['/pulpcore'],
   audience: 'foreman',
+  apiDocs: async () => (await import('./openapi.ts')).default,
   authorize: false,
   settings: PULPCORE_SETTINGS,
   // The password is published as null, whatever the file says (spec content.md §6.3): the key

@@ -16,6 +16,7 @@ export default defineModule({
   summary: 'Puppet environments and classes, for the foreman_puppet plugin. The provider is always puppet_proxy_puppet_api.',
   prefixes: ['/puppet'],
   audience: 'foreman',
+  apiDocs: async () => (await import('./openapi.ts')).default,
   authorize: true,
   settings: PUPPET_SETTINGS,
   computeSettings: (settings) => ({ ...settings, use_provider: [PUPPET_PROVIDER] }),

@@ -39,6 +39,7 @@ export default defineModule({
     'certificate and enables autosigning for it).',
   prefixes: ['/puppet/ca'],
   audience: 'foreman',
+  apiDocs: async () => (await import('./openapi.ts')).default,
   authorize: true,
   settings: PUPPETCA_SETTINGS,
   computeSettings: (settings) =>

@@ -14,6 +14,7 @@ export default defineModule({
   summary: 'Realm join (/realm): host entries with one-time passwords in an identity realm such as FreeIPA.',
   prefixes: ['/realm'],
   audience: 'foreman',
+  apiDocs: async () => (await import('./openapi.ts')).default,
   authorize: true,
   settings: REALM_SETTINGS,
   exposedSettings: ['use_provider'],

@@ -25,6 +25,7 @@ export default defineModule({
     'to Foreman. Requires the templates module and :foreman_url: in settings.yml (TLS to Foreman as for templates).',
   prefixes: ['/register'],
   audience: 'client',
+  apiDocs: async () => (await import('./openapi.ts')).default,
   authorize: false,
   requires: ['templates'],
   settings: REGISTRATION_SETTINGS,

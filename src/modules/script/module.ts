@@ -154,6 +154,7 @@ export default defineModule({
   summary: 'Remote execution (/ssh): runs Foreman jobs over SSH or hands them to pull hosts; needs the dynflow module.',
   prefixes: ['/ssh'],
   audience: 'foreman',
+  apiDocs: async () => (await import('./openapi.ts')).default,
   // The reference keeps feature `script` in remote_execution_ssh.yml.
   settingsFile: 'remote_execution_ssh',
   // Spec §2.1: trusted_hosts + client certificate for /ssh/session; the public keys are open; the

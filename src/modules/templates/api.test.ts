@@ -11,6 +11,7 @@ import type { FastifyInstance } from 'fastify';
 import { assertAnswer, mountModule } from '../../core/inject.ts';
 import templates from './module.ts';
 import { TemplatesError } from './errors.ts';
+import type { TemplatesExports } from './api.ts';
 
 const TEMPLATE_URL = 'http://proxy.example.com:8000';
 // Nothing listens on port 1: the connection is refused at once.
@@ -122,5 +123,26 @@ test('settings: template_url is checked as the reference does; upstream limits c
   await assert.rejects(
     mountModule(templates, { settings: { template_url: TEMPLATE_URL, upstream_timeout: 0 } }),
     /upstream_timeout must be a number of seconds above 0/,
+  );
+});
+
+test('a refused connection reaches every host waiting for a shared answer, from one attempt per flight', async (t) => {
+  const { app, instance } = await mounted(t);
+  const stats = (instance.exports as TemplatesExports).sharedStats;
+  const answers = await Promise.all(Array.from({ length: 20 }, () => app.inject({ method: 'GET', url: '/unattended/iPXE?bootstrap=1' })));
+  for (const res of answers) {
+    assert.equal(res.statusCode, 400);
+    assert.ok(res.body.startsWith('Failed to proxy /iPXE for {"bootstrap"=>"1", "kind"=>"iPXE"}: Failed to open TCP connection to 127.0.0.1:1'), res.body);
+  }
+  const s = stats();
+  assert.equal(s.upstream + s.coalesced, 20);
+  assert.equal(s.inFlight, 0);
+  assert.equal(s.cached, 0);
+});
+
+test('shared_requests entries are checked when the module loads, naming the entry', async () => {
+  await assert.rejects(
+    mountModule(templates, { settings: { template_url: TEMPLATE_URL, shared_requests: ['iPXE?bootstrap', 'provision?token'] } }),
+    /shared_requests: entry 'provision\?token': 'token' identifies a host/,
   );
 });

@@ -3,10 +3,12 @@
 // answer back (200 for 200/201, its status otherwise).
 
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { errorText, type ProxyError } from '../../core/errors.ts';
+import { errorText, ProxyError } from '../../core/errors.ts';
 import { openForemanLink, type ForemanLink } from '../../core/http/foreman-link.ts';
-import { abortOnClientGone, bodyBytes, keepRawFormBodies, requestParams, streamSuccess } from '../../core/http/relay.ts';
+import { abortOnClientGone, bodyBytes, keepRawFormBodies, requestParams, sendBody, streamBody, streamSuccess } from '../../core/http/relay.ts';
 import type { ModuleInstance } from '../../core/module.ts';
+import type { CoalescerStats } from '../../lib/http/coalesce.ts';
+import { clientWantsFresh, sharingKey } from '../../lib/http/coalesce-policy.ts';
 import type { ParamValue, Params } from '../../core/params.ts';
 import type { GlobalSettings } from '../../core/settings/global.ts';
 import type { Static } from '../../core/settings/schema.ts';
@@ -22,6 +24,8 @@ import {
 } from '../../lib/http/forwarding.ts';
 import { NO_FOREMAN_URL, TemplatesError } from './errors.ts';
 import type { TEMPLATES_SETTINGS } from './module.ts';
+import { SharedRelay, type SharedAnswer } from './shared-relay.ts';
+import { classify, parseShareRules, type ShareRule } from './sharing.ts';
 
 /** Route params of the reference that never travel to Foreman. */
 const NOT_RELAYED = new Set(['path', 'template', 'kind', 'hostgroup', 'splat', 'captures']);
@@ -30,10 +34,26 @@ const NOT_RELAYED = new Set(['path', 'template', 'kind', 'hostgroup', 'splat', '
 interface Relay {
   readonly link: ForemanLink;
   readonly templateUrl: string;
+  /** Requests that may share one Foreman answer (sharing.ts); undefined without foreman_url. */
+  readonly sharing: Sharing | undefined;
+}
+
+interface Sharing {
+  readonly rules: readonly ShareRule[];
+  readonly acrossHosts: boolean;
+  readonly relay: SharedRelay;
+}
+
+/** What the templates module offers other parts of the proxy (metrics). */
+export interface TemplatesExports {
+  /** Requests relayed to Foreman, joined to another's relay, or answered from the cache, for shareable requests. */
+  sharedStats(): CoalescerStats;
 }
 
 interface RelaySpec {
   method: 'GET' | 'POST';
+  /** Which route: /unattended/<kind> or the hostgroup one (sharing rules tell them apart). */
+  route: 'kind' | 'hostgroup';
   /** Path segments below foreman_url, unescaped, e.g. ['unattended', 'provision']. */
   segments: string[];
   /** Error text prefix, built from the params before the POST pseudo-param is added. */
@@ -85,6 +105,48 @@ async function relay(request: FastifyRequest, reply: FastifyReply, relayTo: Rela
 
   const signal = abortOnClientGone(request, reply);
   const optsText = rubyInspect(Object.fromEntries(opts));
+  const retrieving = (status: number): ProxyError =>
+    foremanFailure(spec, `Error retrieving ${path} for ${optsText} from ${link.foremanHost}: ${netHttpClassName(status)}: ${status} `, status);
+
+  const sharing = relayTo.sharing;
+  if (sharing !== undefined && !spec.userdata) {
+    const verdict = classify(
+      {
+        route: spec.route,
+        method: spec.method,
+        segments: spec.segments.slice(1),
+        // what Foreman receives: a bare key (null value) is not relayed
+        paramNames: opts.filter(([k, v]) => k !== 'url' && v !== null).map(([k]) => k),
+        headers: request.headers,
+      },
+      sharing.rules,
+      sharing.acrossHosts,
+    );
+    if (verdict.shared) {
+      // Shared between hosts: the answer must not be chosen by one of them, so no address goes up.
+      const sharedHeaders = { ...headers };
+      if (!verdict.byAddress) delete sharedHeaders['x-forwarded-for'];
+      const address = verdict.byAddress ? { address: headers['x-forwarded-for'] } : {};
+      const key = sharingKey({ method: 'GET', path, query, headers: sharedHeaders, ...address });
+      let answer: SharedAnswer;
+      try {
+        const bypassCache = clientWantsFresh(request.headers);
+        answer = await sharing.relay.get({ key, path: `${path}?${query}`, headers: sharedHeaders, signal, bypassCache });
+      } catch (err) {
+        if (signal.aborted) return reply;
+        if (err instanceof ProxyError) throw err;
+        throw failure(spec, 'unreachable', errorText(err));
+      }
+      if (answer.kind === 'held') {
+        if (answer.status !== 200 && answer.status !== 201) throw retrieving(answer.status);
+        return sendBody(reply, answer.body, answer.contentEncoding);
+      }
+      const stream = answer.take();
+      if (stream !== undefined) return streamBody(reply, stream, answer.headers);
+      // someone else streams that large answer; this host gets its own relay below
+    }
+  }
+
   return link.bulkhead.run(async () => {
     if (signal.aborted) return reply;
     let res;
@@ -102,11 +164,7 @@ async function relay(request: FastifyRequest, reply: FastifyReply, relayTo: Rela
     // resolves when the body is through: the Foreman slot is held for the real upstream work
     if (res.status === 200 || res.status === 201) return streamSuccess(reply, res);
     await res.dump();
-    throw foremanFailure(
-      spec,
-      `Error retrieving ${path} for ${optsText} from ${link.foremanHost}: ${netHttpClassName(res.status)}: ${res.status} `,
-      res.status,
-    );
+    throw retrieving(res.status);
   });
 }
 
@@ -116,7 +174,24 @@ async function relay(request: FastifyRequest, reply: FastifyReply, relayTo: Rela
  */
 export async function templatesModule(settings: Static<typeof TEMPLATES_SETTINGS>, global: GlobalSettings): Promise<ModuleInstance> {
   const link = await openForemanLink('templates', settings, global);
-  const relayTo: Relay = { link, templateUrl: settings.template_url };
+  const rules = parseShareRules(settings.shared_requests);
+  const sharing: Sharing | undefined =
+    link.client === undefined || rules.length === 0
+      ? undefined
+      : {
+          rules,
+          acrossHosts: settings.shared_across_hosts,
+          relay: new SharedRelay({
+            link,
+            client: link.client,
+            bodyLimit: settings.shared_body_limit,
+            maxTtlMs: Math.round(settings.shared_cache_ttl * 1000),
+            maxEntries: settings.shared_cache_entries,
+          }),
+        };
+  const relayTo: Relay = { link, templateUrl: settings.template_url, sharing };
+  const noStats: CoalescerStats = { upstream: 0, coalesced: 0, cacheHits: 0, cached: 0, inFlight: 0 };
+  const exports: TemplatesExports = { sharedStats: () => sharing?.relay.stats() ?? noStats };
   return {
     // The reference checks foreman_url in its legacy init hook: the failure is recorded but the
     // module stays running (and every relayed request then fails).
@@ -126,6 +201,7 @@ export async function templatesModule(settings: Static<typeof TEMPLATES_SETTINGS
       if (prefix === '/userdata') userdataRoutes(app, relayTo);
       else unattendedRoutes(app, relayTo);
     },
+    exports,
     close: () => link.close(),
   };
 }
@@ -142,6 +218,7 @@ function unattendedRoutes(app: FastifyInstance, relayTo: Relay): void {
     const params = requestParams(request);
     return relay(request, reply, relayTo, {
       method: 'GET',
+      route: 'hostgroup',
       segments: ['unattended', kind, template, hostgroup],
       prefix: `Failed to retrieve ${kind} hostgroup template for ${rubyInspect(params)}: `,
       userdata: false,
@@ -153,6 +230,7 @@ function unattendedRoutes(app: FastifyInstance, relayTo: Relay): void {
     const params = requestParams(request);
     return relay(request, reply, relayTo, {
       method: 'GET',
+      route: 'kind',
       segments: ['unattended', kind],
       prefix: `Failed to proxy /${kind} for ${rubyInspect(params)}: `,
       userdata: false,
@@ -166,7 +244,7 @@ function unattendedRoutes(app: FastifyInstance, relayTo: Relay): void {
     // the reference labels the relayed body text/plain through a pseudo-param, which therefore
     // also lands in Foreman's query string
     params['Content-Type'] = 'text/plain';
-    return relay(request, reply, relayTo, { method: 'POST', segments: ['unattended', kind], prefix, userdata: false }, params);
+    return relay(request, reply, relayTo, { method: 'POST', route: 'kind', segments: ['unattended', kind], prefix, userdata: false }, params);
   });
 }
 
@@ -176,6 +254,7 @@ function userdataRoutes(app: FastifyInstance, relayTo: Relay): void {
     const params = requestParams(request);
     return relay(request, reply, relayTo, {
       method: 'GET',
+      route: 'kind',
       segments: ['userdata', kind],
       prefix: `Failed to retrieve ${kind} userdata template for ${rubyInspect(params)}: `,
       userdata: true,

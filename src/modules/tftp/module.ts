@@ -148,6 +148,7 @@ export default defineModule({
     "TFTP (/tftp): Foreman writes PXE boot configs (pxelinux, grub, grub2, iPXE, ZTP, POAP) and fetches kernels/initrds into the TFTP root. Serving the root over TFTP is tftpd-hpa's job unless the built-in server below is switched on.",
   prefixes: ['/tftp'],
   audience: 'foreman',
+  apiDocs: async () => (await import('./openapi.ts')).default,
   authorize: true,
   settings: TFTP_SETTINGS,
   exposedSettings: ['tftp_servername'],

@@ -4,6 +4,38 @@
 
 import { ProxyError } from './errors.ts';
 
+export type BulkheadRejection = 'queue_full' | 'queue_timeout';
+
+// Process-wide bookkeeping read at scrape time by the metrics (core/metrics.ts): bulkheads are
+// created by modules and providers with no metrics registry at hand. Weak references, so a
+// bulkhead of a closed module is forgotten once collected; rejection totals are kept by name so
+// the counter never goes down when a bulkhead goes away.
+const live = new Set<WeakRef<Bulkhead>>();
+const rejections = new Map<string, { name: string; reason: BulkheadRejection; count: number }>();
+
+/** The bulkheads alive in this process (for the metrics collector). */
+export function liveBulkheads(): Bulkhead[] {
+  const out: Bulkhead[] = [];
+  for (const ref of live) {
+    const b = ref.deref();
+    if (b) out.push(b);
+    else live.delete(ref);
+  }
+  return out;
+}
+
+/** Calls refused since the process started, by bulkhead name and reason. */
+export function bulkheadRejections(): Iterable<[{ name: string; reason: BulkheadRejection }, number]> {
+  return [...rejections.values()].map((r) => [{ name: r.name, reason: r.reason }, r.count]);
+}
+
+function countRejection(name: string, reason: BulkheadRejection): void {
+  const key = `${name}\0${reason}`;
+  const r = rejections.get(key);
+  if (r) r.count++;
+  else rejections.set(key, { name, reason, count: 1 });
+}
+
 export interface BulkheadOptions {
   /** Name used in the 503 message, e.g. `registration`. */
   name: string;
@@ -28,6 +60,7 @@ export class Bulkhead {
   constructor(options: BulkheadOptions) {
     if (options.limit < 1) throw new RangeError('bulkhead limit must be at least 1');
     this.options = options;
+    live.add(new WeakRef(this));
   }
 
   get running(): number {
@@ -52,7 +85,8 @@ export class Bulkhead {
     }
   }
 
-  private full(): ProxyError {
+  private full(reason: BulkheadRejection): ProxyError {
+    countRejection(this.options.name, reason);
     return new ProxyError(
       503,
       `${this.options.name}: too many concurrent requests, try again later`,
@@ -66,14 +100,14 @@ export class Bulkhead {
       this.active++;
       return Promise.resolve();
     }
-    if (this.waiters.length >= this.options.queue) return Promise.reject(this.full());
+    if (this.waiters.length >= this.options.queue) return Promise.reject(this.full('queue_full'));
     return new Promise<void>((resolve, reject) => {
       const waiter: Waiter = { resolve, reject, timer: undefined };
       if (this.options.queueTimeoutMs !== undefined) {
         waiter.timer = setTimeout(() => {
           const i = this.waiters.indexOf(waiter);
           if (i >= 0) this.waiters.splice(i, 1);
-          reject(this.full());
+          reject(this.full('queue_timeout'));
         }, this.options.queueTimeoutMs);
       }
       this.waiters.push(waiter);

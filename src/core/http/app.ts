@@ -76,6 +76,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   const https = listener.scheme === 'https';
   const serverHeader = `foreman-proxy/${opts.version}`;
   const clientOnly = listener.audience === 'client';
+  const metrics = opts.metrics;
 
   const app = Fastify({
     logger: false,
@@ -189,6 +190,8 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     const url = request.raw.url ?? '';
     const q = url.indexOf('?');
     request.proxyLog.info(`Finished ${request.method} ${q >= 0 ? url.slice(0, q) : url} with ${reply.statusCode} (${ms.toFixed(2)} ms)`);
+    // By route pattern, never the raw URL (bounded label values); off unless the metrics module runs.
+    if (metrics.recordingRequests) metrics.recordRequest(request.routeOptions.url, request.method, reply.statusCode, ms / 1000);
     done();
   });
 
@@ -235,6 +238,8 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
       await app.register(
         async (scope) => {
           if (record.def.authorize) scope.addHook('onRequest', backstop(prefix));
+          // The `module` label of the request metrics, found by route pattern when a request ends.
+          scope.addHook('onRoute', (route) => metrics.setRouteModule(route.url, record.def.name));
           scope.setErrorHandler(errorHandler(log, record.def.errors));
           await instance.routes(scope, prefix);
         },

@@ -57,13 +57,17 @@ export function tftpModule(ctx: ModuleContext<TftpSettings>): ModuleInstance {
     signal: ctx.signal,
   });
   let server: TftpServer | undefined;
+  let forgetActive: (() => void) | undefined;
   return {
     routes: (app) => tftpRoutes(app, { root, fetcher, servername: s.tftp_servername, log: ctx.log }),
     async start() {
       if (!s.builtin_server) return;
-      server = await (await import('./builtin.ts')).startBuiltinServer(s, root.path, ctx.log);
+      const started = await (await import('./builtin.ts')).startBuiltinServer(s, root.path, ctx.log, ctx.proxy.metrics);
+      server = started;
+      forgetActive = ctx.proxy.metrics.addTftpActiveSource(() => started.activeTransfers);
     },
     async close() {
+      forgetActive?.();
       await Promise.all([server?.close(), fetcher.close()]);
     },
   };

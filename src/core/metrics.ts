@@ -92,6 +92,7 @@ export class ProxyMetrics {
   readonly registry: Registry;
   readonly backendDuration: Histogram<BackendLabels>;
   readonly backendErrors: Counter<BackendLabels | 'error'>;
+  readonly tftpTransfersStarted: Counter;
   readonly tftpTransfers: Counter<'result'>;
   readonly tftpSentBytes: Counter;
   private recording = false;
@@ -151,6 +152,11 @@ export class ProxyMetrics {
       name: 'smart_proxy_backend_call_errors_total',
       help: 'Failed calls to a provider, by module, provider, method and error class or kind.',
       labelNames: ['module', 'provider', 'method', 'error'],
+      registers: [registry],
+    });
+    this.tftpTransfersStarted = new Counter({
+      name: 'smart_proxy_tftp_transfers_started_total',
+      help: 'Read requests the built-in TFTP server accepted and began to serve.',
       registers: [registry],
     });
     this.tftpTransfers = new Counter({

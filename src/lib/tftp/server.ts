@@ -27,6 +27,18 @@ export interface TftpServerOptions extends NegotiationLimits {
   maxTransfers: number;
   maxRetries: number;
   log?: TftpLog;
+  /** Told of every transfer that starts and how it ends (the proxy's metrics). */
+  observer?: TransferObserver;
+}
+
+/** How a transfer ended: sent whole, ended by the client (an ERROR packet), or failed here. */
+export type TransferOutcome = 'completed' | 'client_ended' | 'failed';
+
+export interface TransferObserver {
+  /** A read request's file is open and its transfer is being set up. */
+  started(): void;
+  /** Once per started transfer, with the file bytes sent (0 when it failed to start). */
+  ended(outcome: TransferOutcome, bytes: number): void;
 }
 
 const silent: TftpLog = { debug() {}, info() {}, warn() {} };
@@ -127,8 +139,21 @@ export class TftpServer {
     }
     const entry = { transfer: null as ReadTransfer | null, socket: null as Socket | null };
     this.active.set(key, entry);
-    this.startTransfer(key, entry, pkt.filename, path.relative, pkt.mode === 'netascii', pkt.options, rinfo).catch(
+    // A transfer starts once its file is open (a missing file is a refusal, not a transfer);
+    // every path out of a started transfer reports its end, once.
+    let state: 'pending' | 'started' | 'ended' = 'pending';
+    const started = (): void => {
+      state = 'started';
+      this.o.observer?.started();
+    };
+    const ended = (outcome: TransferOutcome, bytes: number): void => {
+      if (state !== 'started') return;
+      state = 'ended';
+      this.o.observer?.ended(outcome, bytes);
+    };
+    this.startTransfer(key, entry, pkt.filename, path.relative, pkt.mode === 'netascii', pkt.options, rinfo, { started, ended }).catch(
       (err: unknown) => {
+        ended('failed', 0);
         this.log.warn(`transfer of ${pkt.filename} to ${rinfo.address} failed to start: ${(err as Error).message}`);
         closeQuietly(entry.socket);
         this.active.delete(key);
@@ -144,6 +169,7 @@ export class TftpServer {
     netascii: boolean,
     options: Map<string, string>,
     rinfo: RemoteInfo,
+    report: { started(): void; ended(outcome: TransferOutcome, bytes: number): void },
   ): Promise<void> {
     let opened;
     try {
@@ -165,6 +191,7 @@ export class TftpServer {
     const source = new FileBlockSource(opened.fh, neg.blksize, netascii);
     const sock = createSocket({ type: rinfo.family === 'IPv6' ? 'udp6' : 'udp4' });
     entry.socket = sock;
+    report.started();
     const started = Date.now();
     const transfer = new ReadTransfer(
       source,
@@ -181,6 +208,7 @@ export class TftpServer {
       (r: TransferResult) => {
         closeQuietly(sock);
         if (this.active.get(key) === entry) this.active.delete(key);
+        report.ended(r.ok ? 'completed' : r.clientEnded ? 'client_ended' : 'failed', r.bytes);
         const what = `${filename} to ${rinfo.address}:${rinfo.port} (${r.bytes} bytes, blksize ${neg.blksize}, windowsize ${neg.windowsize}, ${r.retransmits} retransmits, ${Date.now() - started} ms)`;
         if (r.ok) this.log.info(`sent ${what}`);
         else if (r.clientEnded) this.log.info(`transfer of ${what} ended by the client: ${r.reason}`);

@@ -3,55 +3,26 @@
 
 import type { Logger } from '../../core/logging-types.ts';
 import type { ProxyMetrics } from '../../core/metrics.ts';
-import { TftpServer, type TftpLog } from '../../lib/tftp/server.ts';
+import { TftpServer, type TransferObserver } from '../../lib/tftp/server.ts';
 import type { TftpSettings } from './module.ts';
 
 /** Bytes of unacknowledged window one transfer may hold for retransmission. */
 const MAX_WINDOW_BYTES = 1024 * 1024;
 
-/**
- * The end of a transfer as the server logs it: `sent <what>`, `transfer of <what> ended by the
- * client: …`, `transfer of <what> failed: …`, where <what> ends with `to <peer> (<n> bytes,
- * blksize …, windowsize …, … retransmits, … ms)`. The last such group is the server's own (a
- * client-chosen file name comes first and cannot end the line).
- */
-const TRANSFER_SUMMARY = / to \S+ \((\d+) bytes, blksize \d+, windowsize \d+, \d+ retransmits, \d+ ms\)/g;
-
-function sentBytes(message: string): number {
-  let bytes = 0;
-  for (const m of message.matchAll(TRANSFER_SUMMARY)) bytes = Number(m[1]);
-  return bytes;
-}
-
-/**
- * The server's log, counting ended transfers on the way (smart_proxy_tftp_transfers_total,
- * smart_proxy_tftp_sent_bytes_total). The server reports a transfer's end only through its log
- * lines; TftpServer has no event for it.
- */
-export function countingLog(log: TftpLog, metrics: ProxyMetrics): TftpLog {
-  const ended = (result: 'completed' | 'failed' | 'client_ended', message: string): void => {
-    metrics.tftpTransfers.inc({ result });
-    const bytes = sentBytes(message);
-    if (bytes > 0) metrics.tftpSentBytes.inc(bytes);
-  };
+/** Counts the built-in server's transfers into the proxy's metrics. */
+export function transferMetrics(metrics: ProxyMetrics): TransferObserver {
   return {
-    debug: (message) => log.debug(message),
-    info(message) {
-      if (message.startsWith('sent ')) ended('completed', message);
-      else if (message.startsWith('transfer of ') && message.includes(' ended by the client: ')) ended('client_ended', message);
-      log.info(message);
-    },
-    warn(message) {
-      // `failed to start` (the file could not be read or the transfer socket bound) counts too.
-      if (message.startsWith('transfer of ') && / failed( to start)?: /.test(message)) ended('failed', message);
-      log.warn(message);
+    started: () => metrics.tftpTransfersStarted.inc(),
+    ended(outcome, bytes) {
+      metrics.tftpTransfers.inc({ result: outcome });
+      if (bytes > 0) metrics.tftpSentBytes.inc(bytes);
     },
   };
 }
 
 /** Bind the server on the configured address; a failure names the address and the reason. */
 export async function startBuiltinServer(s: TftpSettings, root: string, log: Logger, metrics: ProxyMetrics): Promise<TftpServer> {
-  const serverLog = countingLog(log.child('builtin TFTP server'), metrics);
+  const serverLog = log.child('builtin TFTP server');
   const server = new TftpServer({
     root,
     host: s.builtin_server_bind,
@@ -63,6 +34,7 @@ export async function startBuiltinServer(s: TftpSettings, root: string, log: Log
     maxWindowBytes: MAX_WINDOW_BYTES,
     defaultTimeoutMs: s.builtin_server_timeout * 1000,
     log: serverLog,
+    observer: transferMetrics(metrics),
   });
   let bound;
   try {

@@ -139,6 +139,13 @@ async function main(): Promise<void> {
     fail(describeError(err));
   }
 
+  // A HUP before the proxy is up is kept for then, instead of Node's default (exit).
+  let hupBeforeStart = false;
+  const hupEarly = (): void => {
+    hupBeforeStart = true;
+  };
+  process.on('SIGHUP', hupEarly);
+
   let proxy;
   try {
     const listenerNames = values.listeners?.split(',').map((s) => s.trim()).filter((s) => s !== '');
@@ -155,6 +162,16 @@ async function main(): Promise<void> {
   };
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));
+  // Reload: one at a time (RunningProxy.reload serialises them); the service manager sees
+  // RELOADING=1, then READY=1 once the new settings serve (or were refused: nothing changed).
+  const reload = async (): Promise<void> => {
+    proxy.log.info('Received SIGHUP');
+    await notifier?.reloading('Reloading the settings');
+    const result = await proxy.reload();
+    await notifier?.ready(result.ok ? 'Serving with the reloaded settings' : `Reload refused: ${result.error ?? ''}`.replace(/\n/g, ' '));
+  };
+  process.off('SIGHUP', hupEarly);
+  process.on('SIGHUP', () => void reload());
   process.on('SIGUSR1', () => {
     proxy.logSink.reopen();
     proxy.log.info('Reopened log file');
@@ -176,6 +193,7 @@ async function main(): Promise<void> {
     void notifier.ready(`Serving ${where.join(', ')}`);
     notifier.startWatchdog();
   }
+  if (hupBeforeStart) void reload();
   // Machine-readable readiness line for supervisors and tests.
   if (process.env.SMART_PROXY_PRINT_READY === '1') {
     process.stdout.write(`${JSON.stringify({ ready: proxy.listeners.map((l) => ({ name: l.spec.name, addresses: l.addresses })) })}\n`);

@@ -2,11 +2,14 @@
 // first (fatal errors name file and key), then per module group: check the settings against the
 // schemas → resolve providers → check dependencies → create providers → create the module
 // instance → start it. A failing group is reported `failed` and whatever it had created is closed;
-// the other groups run on. On shutdown everything created is closed in reverse order.
+// the other groups run on. On shutdown everything created is closed in reverse order. A reload
+// (docs/reload.md) runs the same phases on the new files, then brings up only the groups whose
+// inputs changed next to the running ones, and closes the replaced ones when told to.
 
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { errorText } from './errors.ts';
+import { isDeepStrictEqual } from 'node:util';
+import { SettingsError, errorText } from './errors.ts';
 import {
   Providers,
   settingsFileName,
@@ -109,6 +112,56 @@ export interface LoadOptions {
    * settings and files are really tried, but nothing starts serving; close() releases them.
    */
   start?: boolean;
+}
+
+/** A brought-up group's view of the proxy (see ModuleLoader.groupRuntime). */
+interface GroupRuntime {
+  /** The global settings the group was created with. */
+  readonly global: GlobalSettings;
+  /** The same, through a proxy that records the keys read into `keys`. */
+  readonly view: GlobalSettings;
+  readonly keys: Set<string>;
+  /** Aborted when a reload retires the group. */
+  readonly abort: AbortController;
+  /** The proxy's shutdown signal or the group's own: what its providers and instance get. */
+  readonly signal: AbortSignal;
+}
+
+/** Phase 1 of a reload done: every file read and checked, nothing changed yet. */
+export interface ReloadPlan {
+  readonly global: GlobalSettings;
+  /** @internal the fresh records and their providers' files */
+  readonly pending: readonly Pending[];
+  /** Groups that fail their settings checks exactly as their running record already does. */
+  readonly stillFailed: ReadonlySet<string>;
+  readonly unknownModuleFiles: readonly UnknownModuleFile[];
+}
+
+/** What a reload did to the modules, by name. */
+export interface ModuleChanges {
+  /** Settings (or a required module) changed: a new instance replaced the old one. */
+  readonly recreated: string[];
+  /** Newly enabled (or failed before): brought up. */
+  readonly started: string[];
+  /** Disabled: closed. */
+  readonly stopped: string[];
+  /** Unchanged and running: the same instance stays. */
+  readonly kept: string[];
+  /** Brought up by this reload and failed (reported as at start; the others keep running). */
+  readonly failed: string[];
+}
+
+export interface AppliedReload {
+  readonly changes: ModuleChanges;
+  /** Put the previous records and global settings back and close what this reload created. */
+  rollback(): Promise<void>;
+  /**
+   * Once nothing runs on the replaced instances any more (the previous apps drained): close the
+   * replaced and stopped groups (within CLOSE_DEADLINE_MS), then start the replacements that serve
+   * outside HTTP (their predecessor held the port). Returns the modules whose start failed: they
+   * are failed now, and must be unmounted. `startReplacements` false (shutting down): none starts.
+   */
+  retire(startReplacements?: boolean): Promise<string[]>;
 }
 
 /** Longest a close() may take at shutdown before the next one is started anyway. */
@@ -250,14 +303,23 @@ export class ModuleLoader {
   /** settings.d files enabling modules this proxy does not have (warned about, then ignored). */
   unknownModuleFiles: readonly UnknownModuleFile[] = [];
   private readonly opts: LoadOptions;
-  /** Everything created, in creation order: closed in reverse. */
-  private readonly created: { name: string; item: Closeable }[] = [];
+  /** Everything created, in creation order: closed in reverse. `owner`: the group's record. */
+  private readonly created: { name: string; owner: ModuleRecord; item: Closeable }[] = [];
   /** Settled when a module's instance exists (its exports) or its group failed. */
-  private readonly instancesReady = new Map<string, Deferred<unknown>>();
+  private instancesReady = new Map<string, Deferred<unknown>>();
+  /** What each brought-up group sees and holds (for reload: global keys it read, its signal). */
+  private readonly groups = new WeakMap<ModuleRecord, GroupRuntime>();
+  private currentGlobal: GlobalSettings;
 
   constructor(opts: LoadOptions) {
     this.opts = opts;
+    this.currentGlobal = opts.global;
     this.metrics = opts.metrics ?? new ProxyMetrics();
+  }
+
+  /** The global settings of the last load or applied reload. */
+  get global(): GlobalSettings {
+    return this.currentGlobal;
   }
 
   private fail(record: ModuleRecord, reason: string, problem: GroupProblem): void {
@@ -281,8 +343,8 @@ export class ModuleLoader {
 
   /** Read and check everything first (fatal on SettingsError), then bring each group up. */
   async load(): Promise<void> {
-    const pending = await readAll(this.opts);
-    this.unknownModuleFiles = await findUnknownModuleFiles(this.opts.global.settingsDirectory, this.opts.catalogue);
+    const pending = await readAll({ ...this.opts, global: this.currentGlobal });
+    this.unknownModuleFiles = await findUnknownModuleFiles(this.currentGlobal.settingsDirectory, this.opts.catalogue);
     for (const f of this.unknownModuleFiles) this.opts.log.warn(unknownModuleMessage(f));
     for (const p of pending) this.records.set(p.record.def.name, p.record);
     const alive = pending.filter((p) => p.record.enabled !== false);
@@ -299,7 +361,7 @@ export class ModuleLoader {
         if (!unmet) continue;
         this.fail(p.record, unmet, { file: p.file, message: unmet });
         p.record.instance = undefined;
-        await this.release(p.record.def.name);
+        await this.release(p.record);
       }
     };
     await dependencies();
@@ -348,23 +410,216 @@ export class ModuleLoader {
     return undefined;
   }
 
-  private remember(name: string, item: Closeable): void {
-    this.created.push({ name, item });
+  /**
+   * Reload, phase 1: read and check every file against `global` as a start would. Throws a
+   * SettingsError (file, key, reason) for the first problem; a group that fails exactly as it
+   * already does is not a new problem. Changes nothing.
+   */
+  async prepareReload(global: GlobalSettings): Promise<ReloadPlan> {
+    const pending = await readAll({ ...this.opts, global });
+    const stillFailed = new Set<string>();
+    for (const p of pending) {
+      if (p.record.enabled === false) continue;
+      const problem = await this.check(p);
+      if (!problem) continue;
+      const old = this.records.get(p.record.def.name);
+      if (old?.state === 'failed' && old.problem?.file === problem.file && old.problem.message === problem.message) {
+        stillFailed.add(p.record.def.name);
+        continue;
+      }
+      throw new SettingsError(problem.file, problem.key, problem.reason ?? problem.message);
+    }
+    const unknownModuleFiles = await findUnknownModuleFiles(global.settingsDirectory, this.opts.catalogue);
+    return { global, pending, stillFailed, unknownModuleFiles };
   }
 
-  /** Close what one group created, newest first (a group failed after creating some of it). */
-  private async release(moduleName: string): Promise<void> {
-    const mine = this.created.filter((c) => c.name === moduleName);
-    for (const c of mine.reverse()) {
-      this.created.splice(this.created.indexOf(c), 1);
-      await closeWithin(`${moduleName}`, c.item, CLOSE_DEADLINE_MS, this.opts.log);
+  /** Whether a running group would be created the same from `fresh` and `global`. */
+  private sameInputs(old: ModuleRecord, fresh: ModuleRecord, global: GlobalSettings): boolean {
+    const runtime = this.groups.get(old);
+    if (!runtime) return false;
+    if (old.enabled !== fresh.enabled) return false;
+    if (!isDeepStrictEqual(old.settings, fresh.settings)) return false;
+    if (!isDeepStrictEqual(old.providerIds, fresh.providerIds)) return false;
+    if (!isDeepStrictEqual(old.providerSettings, fresh.providerSettings)) return false;
+    const before = runtime.global as unknown as Record<string, unknown>;
+    const after = global as unknown as Record<string, unknown>;
+    for (const key of runtime.keys) if (!isDeepStrictEqual(before[key], after[key])) return false;
+    return true;
+  }
+
+  /** failedModules from the records, in place (ctx.proxy.failedModules() hands out this object). */
+  private rebuildFailedModules(): void {
+    for (const key of Object.keys(this.failedModules)) delete this.failedModules[key];
+    for (const r of this.records.values()) {
+      if (r.state === 'failed' && r.failure) for (const m of [...r.providerIds, r.def.name]) this.failedModules[m] = r.failure;
+      else if (r.state === 'running' && r.failure) this.failedModules[r.def.name] = r.failure;
     }
   }
 
-  private async bringUp(p: Pending): Promise<void> {
+  /** Close what the `owners` groups created, newest first, within CLOSE_DEADLINE_MS overall. */
+  private async releaseAll(owners: ReadonlySet<ModuleRecord>): Promise<void> {
+    const until = Date.now() + CLOSE_DEADLINE_MS;
+    const theirs = this.created.filter((c) => owners.has(c.owner));
+    for (const c of theirs.reverse()) {
+      const at = this.created.indexOf(c);
+      if (at === -1) continue; // shutdown took it meanwhile
+      this.created.splice(at, 1);
+      await closeWithin(c.name, c.item, until - Date.now(), this.opts.log);
+    }
+  }
+
+  /**
+   * Reload, phase 2: bring up the groups whose inputs changed (module and provider settings,
+   * `enabled`, a global key they read, a required module brought up again), and the newly enabled
+   * ones, next to the running instances; the records switch to the new set. The replaced groups
+   * keep running until `retire()`.
+   */
+  async applyReload(plan: ReloadPlan): Promise<AppliedReload> {
+    const previous = new Map(this.records);
+    const previousFailed = { ...this.failedModules };
+    const previousGlobal = this.currentGlobal;
+    const next = new Map<string, ModuleRecord>();
+    const bring = new Map<string, Pending>();
+    for (const p of plan.pending) {
+      const name = p.record.def.name;
+      const old = previous.get(name);
+      if (p.record.enabled !== false && old && (plan.stillFailed.has(name) || (old.state === 'running' && this.sameInputs(old, p.record, plan.global)))) {
+        next.set(name, old);
+        continue;
+      }
+      next.set(name, p.record);
+      if (p.record.enabled !== false) bring.set(name, p);
+    }
+    // A kept module whose required module is brought up again or stopped is brought up again too.
+    for (let grew = true; grew; ) {
+      grew = false;
+      for (const p of plan.pending) {
+        const name = p.record.def.name;
+        const kept = next.get(name);
+        if (kept !== previous.get(name) || kept?.state !== 'running') continue;
+        if ((kept.def.requires ?? []).some((dep) => next.get(dep) !== previous.get(dep))) {
+          next.set(name, p.record);
+          bring.set(name, p);
+          grew = true;
+        }
+      }
+    }
+    const retired = new Set([...previous.values()].filter((r) => r.state === 'running' && next.get(r.def.name) !== r));
+    const replacing = new Set([...bring.keys()].filter((name) => previous.get(name)?.state === 'running'));
+
+    this.currentGlobal = plan.global;
+    this.records.clear();
+    for (const [name, r] of next) this.records.set(name, r);
+    this.instancesReady = new Map();
+    for (const r of next.values()) {
+      if (bring.has(r.def.name) || r.state !== 'running' || !r.instance) continue;
+      const ready = deferred<unknown>();
+      ready.resolve(r.instance.exports);
+      this.instancesReady.set(r.def.name, ready);
+    }
+    for (const name of bring.keys()) this.instancesReady.set(name, deferred());
+    const dependencies = async (): Promise<void> => {
+      for (const p of bring.values()) {
+        if (p.record.state === 'failed') continue;
+        const unmet = this.unmetDependency(p.record);
+        if (!unmet) continue;
+        this.fail(p.record, unmet, { file: p.file, message: unmet });
+        p.record.instance = undefined;
+        await this.release(p.record);
+      }
+    };
+    await dependencies();
+    // A replacement that also serves outside HTTP starts once its predecessor closed (retire()).
+    await Promise.all([...bring.values()].filter((p) => p.record.state !== 'failed').map((p) => this.bringUp(p, replacing.has(p.record.def.name))));
+    for (const d of this.instancesReady.values()) d.reject(new Error('the module did not start'));
+    await dependencies();
+    this.rebuildFailedModules();
+    this.unknownModuleFiles = plan.unknownModuleFiles;
+    for (const f of this.unknownModuleFiles) this.opts.log.warn(unknownModuleMessage(f));
+
+    const changes: ModuleChanges = { recreated: [], started: [], stopped: [], kept: [], failed: [] };
+    for (const [name, r] of next) {
+      if (bring.has(name)) (r.state === 'failed' ? changes.failed : replacing.has(name) ? changes.recreated : changes.started).push(name);
+      else if (r === previous.get(name) && r.state === 'running') changes.kept.push(name);
+      else if (previous.get(name)?.state === 'running') changes.stopped.push(name);
+    }
+    const brought = new Set([...bring.values()].map((p) => p.record));
+    return {
+      changes,
+      rollback: async () => {
+        for (const r of brought) this.groups.get(r)?.abort.abort();
+        await this.releaseAll(brought);
+        this.currentGlobal = previousGlobal;
+        this.records.clear();
+        for (const [name, r] of previous) this.records.set(name, r);
+        for (const key of Object.keys(this.failedModules)) delete this.failedModules[key];
+        Object.assign(this.failedModules, previousFailed);
+      },
+      retire: async (startReplacements = true) => {
+        for (const r of retired) this.groups.get(r)?.abort.abort();
+        await this.releaseAll(retired);
+        for (const r of retired) r.instance = undefined;
+        const failedToStart: string[] = [];
+        for (const name of startReplacements ? replacing : []) {
+          const r = bring.get(name)?.record;
+          const instance = r?.instance;
+          if (!r || r.state !== 'running' || !instance?.start) continue;
+          try {
+            await instance.start();
+          } catch (err) {
+            r.instance = undefined;
+            this.fail(r, errorText(err), { file: (bring.get(name) as Pending).file, message: errorText(err) });
+            await this.release(r);
+            failedToStart.push(name);
+          }
+        }
+        if (failedToStart.length > 0) this.rebuildFailedModules();
+        return failedToStart;
+      },
+    };
+  }
+
+  private remember(owner: ModuleRecord, item: Closeable): void {
+    this.created.push({ name: owner.def.name, owner, item });
+  }
+
+  /**
+   * Close what one group created, newest first (a group failed after creating some of it, or a
+   * reload replaced or stopped it).
+   */
+  private release(owner: ModuleRecord): Promise<void> {
+    return this.releaseAll(new Set([owner]));
+  }
+
+  /**
+   * The group's view of the global settings: records which keys the group reads, so that a reload
+   * recreates it only when one of those changed (a module that spreads the whole object reads them
+   * all). Its signal is aborted at shutdown, or when a reload retires the group.
+   */
+  private groupRuntime(record: ModuleRecord): GroupRuntime {
+    const global = this.currentGlobal;
+    const keys = new Set<string>();
+    const abort = new AbortController();
+    const view = new Proxy(global, {
+      get(target, key, receiver) {
+        if (typeof key === 'string') keys.add(key);
+        return Reflect.get(target, key, receiver) as unknown;
+      },
+      ownKeys(target) {
+        for (const k of Reflect.ownKeys(target)) if (typeof k === 'string') keys.add(k);
+        return Reflect.ownKeys(target);
+      },
+    });
+    const runtime: GroupRuntime = { global, view, keys, abort, signal: AbortSignal.any([this.opts.signal, abort.signal]) };
+    this.groups.set(record, runtime);
+    return runtime;
+  }
+
+  private async bringUp(p: Pending, deferStart = false): Promise<void> {
     const { record } = p;
-    const { global, signal, log } = this.opts;
+    const { log } = this.opts;
     const def = record.def;
+    const { view: global, signal } = this.groupRuntime(record);
     let stage = { file: p.file };
     try {
       const byId = new Map<string, unknown>();
@@ -376,7 +631,7 @@ export class ModuleLoader {
           log: log.child(prov.def.id),
           signal,
         });
-        this.remember(def.name, created);
+        this.remember(record, created);
         byId.set(prov.def.id, created);
       }
       stage = { file: p.file };
@@ -398,9 +653,9 @@ export class ModuleLoader {
         },
         new Providers(byId),
       );
-      this.remember(def.name, instance);
+      this.remember(record, instance);
       this.instancesReady.get(def.name)?.resolve(instance.exports);
-      if (this.opts.start !== false && instance.start) await instance.start();
+      if (this.opts.start !== false && instance.start && !deferStart) await instance.start();
       record.instance = instance;
       record.state = 'running';
       if (instance.softFailure) {
@@ -412,7 +667,7 @@ export class ModuleLoader {
       record.instance = undefined;
       this.instancesReady.get(def.name)?.reject(err instanceof Error ? err : new Error(String(err)));
       this.fail(record, errorText(err), { ...stage, message: errorText(err) });
-      await this.release(def.name);
+      await this.release(record);
     }
   }
 

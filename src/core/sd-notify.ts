@@ -123,6 +123,15 @@ export class SystemdNotifier {
     return this.send(status === undefined ? ['READY=1'] : ['READY=1', `STATUS=${status}`]);
   }
 
+  /**
+   * A reload began (send ready() when it is over). MONOTONIC_USEC is the CLOCK_MONOTONIC time of
+   * the request, which systemd matches to the reload it started (Type=notify-reload); Node's hrtime
+   * reads that clock.
+   */
+  reloading(status = 'Reloading'): Promise<void> {
+    return this.send(['RELOADING=1', `MONOTONIC_USEC=${process.hrtime.bigint() / 1000n}`, `STATUS=${status}`]);
+  }
+
   stopping(status = 'Stopping'): Promise<void> {
     this.stopWatchdog();
     return this.send(['STOPPING=1', `STATUS=${status}`]);

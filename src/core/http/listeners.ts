@@ -4,9 +4,10 @@
 import { createServer as createHttpServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { lookup } from 'node:dns/promises';
 import { isIP, type Socket } from 'node:net';
-import type { TLSSocket, SecureVersion } from 'node:tls';
+import { createSecureContext, type TLSSocket, type SecureVersion, type SecureContextOptions } from 'node:tls';
 import { ConnectionGuard, ControlPeers, type Refusal } from './connection-guard.ts';
 import { clientAddress as peerAddress } from '../../lib/http/forwarding.ts';
 import { SettingsError } from '../errors.ts';
@@ -186,6 +187,71 @@ function checkInterval(global: GlobalSettings): number {
   return Math.max(250, Math.min(5000, Math.floor(global.limits.headersTimeoutMs / 4)));
 }
 
+/** The certificate, key and CA files of an HTTPS listener, with the settings key naming each. */
+function tlsFiles(listener: ListenerSpec, global: GlobalSettings): { file: string | null; key: string; what: 'ssl_certificate' | 'ssl_private_key' | 'ssl_ca_file' }[] {
+  const own = (k: 'sslCertificate' | 'sslPrivateKey' | 'sslCaFile', name: 'ssl_certificate' | 'ssl_private_key' | 'ssl_ca_file') =>
+    listener[k] !== undefined ? { file: listener[k] as string, key: `listeners.${listener.name}.${name}`, what: name } : { file: global[k], key: name, what: name };
+  return [own('sslCertificate', 'ssl_certificate'), own('sslPrivateKey', 'ssl_private_key'), own('sslCaFile', 'ssl_ca_file')];
+}
+
+/** PEM contents of an HTTPS listener's certificate, key and (when readable) CA. */
+export interface TlsMaterial {
+  readonly cert: Buffer;
+  readonly key: Buffer;
+  readonly ca: Buffer | undefined;
+}
+
+/** The TLS context options of an HTTPS listener: its PEM files and the global TLS policy. */
+export function secureContextOptions(material: TlsMaterial, global: GlobalSettings, log: Logger): SecureContextOptions {
+  const disabledCiphers = new Set(global.sslDisabledCiphers);
+  const { minVersion, maxVersion } = tlsVersions(global.tlsDisabledVersions, log);
+  return {
+    cert: material.cert,
+    key: material.key,
+    ca: material.ca,
+    minVersion,
+    maxVersion,
+    ciphers: TLS12_CIPHERS.filter((c) => !disabledCiphers.has(c)).join(':'),
+    honorCipherOrder: true,
+    sessionTimeout: 300,
+  };
+}
+
+/**
+ * Reads an HTTPS listener's PEM files again and checks that they make a TLS context (the key
+ * matches the certificate), for a reload: new connections then get them through
+ * `server.setSecureContext`. Throws SettingsError naming the settings key; an unreadable CA is
+ * logged and left out, as at start.
+ */
+export async function reloadTlsContext(listener: ListenerSpec, global: GlobalSettings, settingsFile: string, log: Logger): Promise<SecureContextOptions> {
+  const [cert, key, ca] = tlsFiles(listener, global);
+  const read = async (f: (typeof cert)): Promise<Buffer> => {
+    if (!f.file) throw new SettingsError(settingsFile, f.key, `listener '${listener.name}': HTTPS needs ${f.what}`);
+    try {
+      return await readFile(f.file);
+    } catch (err) {
+      throw new SettingsError(settingsFile, f.key, `Unable to read ${f.what} '${f.file}': ${(err as Error).message}`);
+    }
+  };
+  const material: TlsMaterial = {
+    cert: await read(cert),
+    key: await read(key),
+    ca: ca.file
+      ? await readFile(ca.file).catch((err: unknown) => {
+          log.error(`Unable to read ssl_ca_file '${ca.file}': ${(err as Error).message}`);
+          return undefined;
+        })
+      : undefined,
+  };
+  const options = secureContextOptions(material, global, log);
+  try {
+    createSecureContext(options);
+  } catch (err) {
+    throw new SettingsError(settingsFile, key.key, `listener '${listener.name}': the certificate and key do not make a TLS context: ${(err as Error).message}`);
+  }
+  return options;
+}
+
 export function createListenerServer(
   listener: ListenerSpec,
   global: GlobalSettings,
@@ -194,9 +260,7 @@ export function createListenerServer(
 ): Server {
   let server: Server;
   if (listener.scheme === 'https') {
-    const certFile = listener.sslCertificate ?? global.sslCertificate;
-    const keyFile = listener.sslPrivateKey ?? global.sslPrivateKey;
-    const caFile = listener.sslCaFile ?? global.sslCaFile;
+    const [certFile, keyFile, caFile] = tlsFiles(listener, global).map((f) => f.file);
     if (!certFile || !keyFile) throw new Error(`listener '${listener.name}': HTTPS needs ssl_certificate and ssl_private_key`);
     let ca: Buffer | undefined;
     if (caFile) {
@@ -207,25 +271,16 @@ export function createListenerServer(
         log.error(`Unable to read ssl_ca_file '${caFile}': ${(err as Error).message}`);
       }
     }
-    const disabledCiphers = new Set(global.sslDisabledCiphers);
-    const { minVersion, maxVersion } = tlsVersions(global.tlsDisabledVersions, log);
     const requestCert = listener.clientCert !== 'none';
     server = createHttpsServer(
       {
-        cert: readPem(certFile, 'ssl_certificate'),
-        key: readPem(keyFile, 'ssl_private_key'),
-        ca,
+        ...secureContextOptions({ cert: readPem(certFile, 'ssl_certificate'), key: readPem(keyFile, 'ssl_private_key'), ca }, global, log),
         requestCert,
         // 'request': verify a presented certificate but let certificate-less clients through to
         // per-module authorization (403), as the reference does.
         rejectUnauthorized: listener.clientCert === 'require',
-        minVersion,
-        maxVersion,
-        ciphers: TLS12_CIPHERS.filter((c) => !disabledCiphers.has(c)).join(':'),
-        honorCipherOrder: true,
         handshakeTimeout: global.limits.handshakeTimeoutMs,
         allowHalfOpen: true,
-        sessionTimeout: 300,
         connectionsCheckingInterval: checkInterval(global),
       },
       handler,
@@ -257,11 +312,14 @@ export function createListenerServer(
   (server as Server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
   // Sockets silent for this long are closed (covers TCP connections that never send anything).
   server.timeout = Math.max(l.requestTimeoutMs, l.headersTimeoutMs) * 2;
+  // The answer is written, then the socket destroyed at once, as Node's own handler does: with
+  // allowHalfOpen, end() alone would leave a silent client's connection open.
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
     if (socket.writable && err.code !== 'ECONNRESET') {
       const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
       socket.end(`HTTP/1.1 ${status} ${status === 431 ? 'Request Header Fields Too Large' : status === 408 ? 'Request Timeout' : 'Bad Request'}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
-    } else socket.destroy();
+    }
+    socket.destroy();
   });
   return server;
 }

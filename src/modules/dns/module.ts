@@ -1,5 +1,6 @@
 // The DNS module (spec dns.md): create and delete A, AAAA, PTR, CNAME and SRV records through the
-// provider named by use_provider (dns_nsupdate by default, or dns_powerdns).
+// provider named by use_provider (dns_nsupdate by default; dns_nsupdate_gss, dns_powerdns,
+// dns_libvirt, dns_infoblox, dns_route53).
 
 import { defineModule, type Providers } from '../../core/module.ts';
 import * as setting from '../../core/settings/schema.ts';
@@ -9,7 +10,7 @@ export const DNS_SETTINGS = setting.settings({
   use_provider: setting.string({
     default: 'dns_nsupdate',
     description:
-      'Backend: dns_nsupdate (RFC 2136 dynamic updates with TSIG, e.g. BIND) or dns_powerdns (PowerDNS HTTP API). Shown in /v2/features.',
+      'Backend: dns_nsupdate (RFC 2136 dynamic updates with TSIG, e.g. BIND), dns_nsupdate_gss (GSS-TSIG with a Kerberos keytab, e.g. Active Directory DNS), dns_powerdns (PowerDNS HTTP API), dns_libvirt (a libvirt network\'s DNS), dns_infoblox (Infoblox WAPI) or dns_route53 (AWS Route 53). Shown in /v2/features.',
   }),
   dns_ttl: setting.integer({
     default: 86400,

@@ -26,7 +26,7 @@ import type { GlobalSettings } from './settings/global.ts';
 import type { Logger } from './logging-types.ts';
 import { loadProvider, type Catalogue } from './registry.ts';
 import type { LogBuffer } from './log-buffer.ts';
-import { ProxyMetrics } from './metrics.ts';
+import { ProxyMetrics, instrumentProvider } from './metrics.ts';
 import { readSettingsFile } from './settings/yaml.ts';
 import { checkDeclared, readDeclared, typed, type SettingProblem, type TObject } from './settings/schema.ts';
 
@@ -631,8 +631,9 @@ export class ModuleLoader {
           log: log.child(prov.def.id),
           signal,
         });
+        // The original is what gets closed; the module calls its backend through the timed view.
         this.remember(record, created);
-        byId.set(prov.def.id, created);
+        byId.set(prov.def.id, typeof created === 'object' && created !== null ? instrumentProvider(def.name, prov.def.id, created, this.metrics) : created);
       }
       stage = { file: p.file };
       const instance = await def.create(

@@ -24,6 +24,7 @@ function mounts(dir: string, dynflowExports: () => unknown): Record<string, () =
     dhcp: () => ({ providers: { dhcp_isc: {} } }),
     dns: () => ({ providers: { dns_nsupdate: {} } }),
     dynflow: () => ({ settings: { database: ':memory:' } }),
+    externalipam: () => ({ providers: { externalipam_phpipam: {} } }),
     httpboot: () => ({ settings: { root_dir: dir } }),
     pulpcore: () => ({ settings: { pulp_url: 'https://127.0.0.1:1', content_app_url: 'https://c.example.test/pulp/content', rhsm_url: 'https://c.example.test/rhsm', capabilities_wait: 0 } }),
     puppet: () => ({ providers: { puppet_proxy_puppet_api: {} } }),

@@ -423,3 +423,27 @@ describe('templates relay to a stand-in Foreman over HTTPS with client certifica
     }
   });
 });
+
+describe('templates behind a trusted front end (settings.yml trusted_proxies), stand-in Foreman', () => {
+  let foreman: StandInForeman;
+  let proxy: TestProxy;
+
+  before(async () => {
+    foreman = await startStandInForeman(() => ({ status: 200, headers: { 'content-type': 'text/plain' }, body: 'ok' }));
+    proxy = await startTestProxy({
+      global: { foreman_url: `${foreman.origin}/foreman`, trusted_proxies: ['127.0.0.1'] },
+      files: { templates: templatesFile() },
+    });
+  });
+  after(async () => {
+    await proxy?.close();
+    await foreman?.close();
+  });
+
+  test("Foreman is sent the host's address from the front end's X-Forwarded-For, not a spoofed entry left of it", async () => {
+    const res = await proxy.request('GET', '/unattended/iPXE', { headers: { 'X-Forwarded-For': '203.0.113.9, 198.51.100.20' } });
+    assert.equal(res.status, 200, res.body);
+    const rec = foreman.requests[foreman.requests.length - 1];
+    assert.equal(header(rec, 'x-forwarded-for'), '198.51.100.20');
+  });
+});

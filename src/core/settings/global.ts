@@ -56,6 +56,11 @@ export interface GlobalSettings {
   readonly listeners: readonly ListenerSpec[];
   /** Our extension: hardening limits (see docs in config/settings.yml). */
   readonly limits: Limits;
+  /**
+   * Our extension: addresses or subnets of front ends (the router, a load balancer) whose
+   * X-Forwarded-For is believed, so a host's own address reaches Foreman behind them.
+   */
+  readonly trustedProxies: readonly string[];
   /** Every key of settings.yml as loaded (leading colons stripped), for modules that need more. */
   readonly raw: Readonly<Record<string, unknown>>;
 }

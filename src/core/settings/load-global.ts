@@ -155,6 +155,11 @@ export function parseGlobalSettings(raw: Record<string, unknown>, file: string, 
   if (timeouts.length === 0 || timeouts.some((t) => t <= 0)) throw new SettingsError(file, 'dns_resolv_timeouts', 'must be one or more positive numbers of seconds');
 
   const listeners = raw.listeners === undefined || raw.listeners === null ? [] : parseListeners(file, raw.listeners, base);
+  const trustedProxies = asStringList(file, 'trusted_proxies', raw.trusted_proxies);
+  for (const [i, entry] of trustedProxies.entries()) {
+    const problem = peerEntryProblem(entry);
+    if (problem) throw new SettingsError(file, `trusted_proxies[${i}]`, problem);
+  }
   // With named listeners, http_port/https_port (read by httpboot, reported to Foreman) default to
   // the first listener of each scheme, client-facing ones first.
   const firstPort = (scheme: 'http' | 'https'): number | undefined =>
@@ -191,6 +196,7 @@ export function parseGlobalSettings(raw: Record<string, unknown>, file: string, 
     dnsResolvTimeouts: timeouts,
     listeners,
     limits: parseLimits(file, raw.limits),
+    trustedProxies,
     raw,
   };
 }

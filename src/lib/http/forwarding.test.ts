@@ -10,6 +10,7 @@ import {
   netHttpClassName,
   NonScalarParamError,
   rubyInspect,
+  TrustedProxies,
   upstreamAccept,
 } from './forwarding.ts';
 
@@ -99,4 +100,17 @@ test('netHttpClassName', () => {
   assert.equal(netHttpClassName(500), 'Net::HTTPInternalServerError');
   assert.equal(netHttpClassName(418), 'Net::HTTPClientError');
   assert.equal(netHttpClassName(599), 'Net::HTTPServerError');
+});
+
+test('TrustedProxies: X-Forwarded-For is believed only from a listed front end, right-most untrusted hop first', () => {
+  const none = new TrustedProxies([]);
+  assert.equal(none.clientOf('::ffff:192.0.2.7', '198.51.100.1'), '192.0.2.7', 'no front end listed: the peer');
+  const proxies = new TrustedProxies(['192.0.2.10', '10.0.0.0/8']);
+  assert.equal(proxies.clientOf('192.0.2.99', '198.51.100.1'), '192.0.2.99', 'an unlisted peer cannot claim another address');
+  assert.equal(proxies.clientOf('192.0.2.10', '198.51.100.1'), '198.51.100.1');
+  assert.equal(proxies.clientOf('::ffff:192.0.2.10', '203.0.113.5, 198.51.100.1, 10.1.2.3'), '198.51.100.1', 'a spoofed left-most entry is skipped');
+  assert.equal(proxies.clientOf('192.0.2.10', ['203.0.113.5', '[2001:db8::5]']), '2001:db8::5');
+  assert.equal(proxies.clientOf('192.0.2.10', '198.51.100.1, not-an-address'), '192.0.2.10', 'junk in the chain: the front end itself');
+  assert.equal(proxies.clientOf('192.0.2.10', '10.0.0.1'), '192.0.2.10', 'only front ends in the chain');
+  assert.equal(proxies.clientOf('192.0.2.10', undefined), '192.0.2.10');
 });

@@ -15,7 +15,7 @@ import type { Static } from '../../core/settings/schema.ts';
 import {
   buildQuery,
   cgiEscape,
-  clientAddress,
+  TrustedProxies,
   forwardedHeaders,
   isDotSegment,
   netHttpClassName,
@@ -36,6 +36,8 @@ interface Relay {
   readonly templateUrl: string;
   /** Requests that may share one Foreman answer (sharing.ts); undefined without foreman_url. */
   readonly sharing: Sharing | undefined;
+  /** Front ends (settings.yml trusted_proxies) behind which the host's address is in X-Forwarded-For. */
+  readonly proxies: TrustedProxies;
 }
 
 interface Sharing {
@@ -99,7 +101,8 @@ async function relay(request: FastifyRequest, reply: FastifyReply, relayTo: Rela
 
   const headers = forwardedHeaders(request.headers, { drop: ['accept', 'x-forwarded-for'] });
   headers['accept'] = upstreamAccept(request.headers.accept);
-  headers['x-forwarded-for'] = clientAddress(request.raw.socket.remoteAddress);
+  // Foreman picks the host by this address when the request names none.
+  headers['x-forwarded-for'] = relayTo.proxies.clientOf(request.raw.socket.remoteAddress, request.headers['x-forwarded-for']);
   const contentType = params['Content-Type'];
   headers['content-type'] = typeof contentType === 'string' ? contentType : 'application/json';
 
@@ -189,7 +192,7 @@ export async function templatesModule(settings: Static<typeof TEMPLATES_SETTINGS
             maxEntries: settings.shared_cache_entries,
           }),
         };
-  const relayTo: Relay = { link, templateUrl: settings.template_url, sharing };
+  const relayTo: Relay = { link, templateUrl: settings.template_url, sharing, proxies: new TrustedProxies(global.trustedProxies) };
   const noStats: CoalescerStats = { upstream: 0, coalesced: 0, cacheHits: 0, cached: 0, inFlight: 0 };
   const exports: TemplatesExports = { sharedStats: () => sharing?.relay.stats() ?? noStats };
   return {

@@ -120,6 +120,9 @@ export interface RouterSettings {
 }
 
 export const ROUTER_FILE = 'router.yml';
+/** Header of the generated example config/settings.d/router.yml. */
+export const ROUTER_SUMMARY =
+  'Settings of `smart-proxy router`, the front door for several proxy instances (src/router/README.md). Read by the router only; the front listener (TLS, ports, trusted_hosts, logging) comes from settings.yml as for a proxy.';
 
 /** Read and check settings.yml and settings.d/router.yml; a mistake names file and key. */
 export async function loadRouterSettings(settingsDir: string): Promise<RouterSettings> {

@@ -8,7 +8,7 @@ import { pathToFileURL } from 'node:url';
 import { stringify } from 'yaml';
 import { settingsFileName, type ModuleDefinition, type ProviderDefinition } from '../module.ts';
 import { scanModulesDir } from '../registry.ts';
-import { describeSettings, type SettingDoc } from './schema.ts';
+import { describeSettings, type SettingDoc, type TObject } from './schema.ts';
 
 const WIDTH = 100;
 
@@ -89,6 +89,12 @@ export function readmeSettings(def: ModuleDefinition, providers: readonly Provid
   return [README_BEGIN, '', ...blocks.flatMap((b) => [...b, '']), README_END].join('\n');
 }
 
+/** The generated Settings block of a program that is not a module (the router's settings.d/router.yml). */
+export function standaloneReadmeSettings(file: string, settings: TObject): string {
+  const block = table(`\`settings.d/${file}\``, describeSettings(settings).map(tableRow));
+  return [README_BEGIN, '', ...block, '', README_END].join('\n');
+}
+
 /** `readme` with its generated block replaced, or undefined when it has no block to replace. */
 export function replaceReadmeSettings(readme: string, generated: string): string | undefined {
   const begin = readme.indexOf(README_BEGIN);
@@ -117,5 +123,11 @@ export async function generatedDocs(root: string): Promise<Map<string, string>> 
     const replaced = readme === undefined ? undefined : replaceReadmeSettings(readme, readmeSettings(def, own));
     if (replaced !== undefined) out.set(readmePath, replaced);
   }
+  // The router is its own program (src/router), with settings.d/router.yml beside the proxy's files.
+  const router = (await import(pathToFileURL(join(root, 'src/router/settings.ts')).href)) as { ROUTER_SETTINGS: TObject; ROUTER_FILE: string; ROUTER_SUMMARY: string };
+  out.set(join(root, 'config/settings.d', router.ROUTER_FILE), providerSettingsFile({ id: 'router', module: 'router', summary: router.ROUTER_SUMMARY, settings: router.ROUTER_SETTINGS, create: () => ({}) }));
+  const routerReadme = join(root, 'src/router/README.md');
+  const replaced = replaceReadmeSettings(await readFile(routerReadme, 'utf8'), standaloneReadmeSettings(router.ROUTER_FILE, router.ROUTER_SETTINGS));
+  if (replaced !== undefined) out.set(routerReadme, replaced);
   return out;
 }

@@ -19,18 +19,25 @@ const modulesDir = new URL('../../modules/', import.meta.url);
 function mounts(dir: string, dynflowExports: () => unknown): Record<string, () => MountOptions> {
   const FOREMAN = { foreman_url: 'https://foreman.example.test' };
   return {
+    ansible: () => ({ dependencies: { dynflow: dynflowExports() } }),
     capsule: () => ({ settings: { pub_dir: dir }, global: FOREMAN }),
     container_gateway: () => ({ settings: { sqlite_db_path: join(dir, 'gateway.db'), pulp_endpoint: 'https://pulp.example.test' } }),
     dhcp: () => ({ providers: { dhcp_isc: {} } }),
     dns: () => ({ providers: { dns_nsupdate: {} } }),
     dynflow: () => ({ settings: { database: ':memory:' } }),
     externalipam: () => ({ providers: { externalipam_phpipam: {} } }),
+    openscap: () => ({
+      settings: Object.fromEntries(['spooldir', 'reportsdir', 'failed_dir', 'corrupted_dir', 'contentdir', 'tailoring_dir'].map((k) => [k, join(dir, 'openscap', k)])),
+      global: FOREMAN,
+    }),
+    reports: () => ({ settings: { spool_dir: join(dir, 'reports') }, global: FOREMAN }),
     httpboot: () => ({ settings: { root_dir: dir } }),
     pulpcore: () => ({ settings: { pulp_url: 'https://127.0.0.1:1', content_app_url: 'https://c.example.test/pulp/content', rhsm_url: 'https://c.example.test/rhsm', capabilities_wait: 0 } }),
     puppet: () => ({ providers: { puppet_proxy_puppet_api: {} } }),
     puppetca: () => ({ providers: { puppetca_hostname_whitelisting: { kind: 'autosign', id: 'puppetca_hostname_whitelisting' }, puppetca_http_api: { kind: 'certificates', id: 'puppetca_http_api' } } }),
     realm: () => ({ providers: { realm_freeipa: {} } }),
     registration: () => ({ global: FOREMAN }),
+    salt: () => ({ dependencies: { dynflow: dynflowExports() } }),
     script: () => ({ settings: { mode: 'pull', ssh_identity_key_file: join(dir, 'id_proxy') }, dependencies: { dynflow: dynflowExports() } }),
     templates: () => ({ settings: { template_url: 'http://proxy.example.test:8000' }, global: FOREMAN }),
     tftp: () => ({ settings: { tftproot: dir } }),

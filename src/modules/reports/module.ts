@@ -1,0 +1,33 @@
+// The reports module (spec plugins.md §4, plugin smart_proxy_reports): Puppet (YAML) and Ansible
+// (JSON) run reports converted to Foreman's host report JSON and forwarded to the
+// foreman_host_reports plugin through the durable spool (lib/spool).
+
+import { defineModule } from '../../core/module.ts';
+import * as setting from '../../core/settings/schema.ts';
+
+export const REPORTS_SETTINGS = setting.settings({
+  reported_proxy_hostname: setting.string({ description: "Proxy name put in every report (default: this machine's host name)." }),
+  debug_payload: setting.boolean({ default: false, description: 'Log every input and output report at DEBUG.' }),
+  spool_dir: setting.string({ default: '/var/lib/foreman-proxy/reports', description: 'Spool directory: the spool database, and done/ and fail/ copies.' }),
+  keep_reports: setting.boolean({ default: false, description: 'Keep a copy of every delivered report in <spool_dir>/done.' }),
+  override_hostname: setting.string({ description: 'Development only: host name put in every report instead of the one reported.' }),
+  incoming_save_dir: setting.string({ description: 'Development only: save every raw input as <format>-<time>.<yaml|json> here.' }),
+  timeout: setting.number({ default: 60, exclusiveMinimum: 0, maximum: 3600, unit: 'seconds', extension: true, description: 'Deadline of one upload to Foreman.' }),
+  spool_max_reports: setting.integer({ default: 100000, minimum: 1, maximum: 10000000, extension: true, description: 'Most reports held in the spool; uploads beyond it get 503.' }),
+  spool_max_bytes: setting.integer({ default: 2 * 1024 * 1024 * 1024, minimum: 1024, unit: 'bytes', extension: true, description: 'Most bytes held in the spool; uploads beyond it get 503.' }),
+  spool_retry_initial: setting.number({ default: 5, exclusiveMinimum: 0, maximum: 3600, unit: 'seconds', extension: true, description: 'First retry delay after Foreman failed; doubled per failure.' }),
+  spool_retry_max: setting.number({ default: 300, exclusiveMinimum: 0, maximum: 86400, unit: 'seconds', extension: true, description: 'Longest retry delay while Foreman stays down.' }),
+});
+
+export default defineModule({
+  name: 'reports',
+  summary: 'Host reports (/reports, /host_reports): Puppet and Ansible run reports forwarded to Foreman through a durable spool.',
+  prefixes: ['/reports', '/host_reports'],
+  audience: 'foreman',
+  authorize: true,
+  apiDocs: async () => (await import('./openapi.ts')).default,
+  settings: REPORTS_SETTINGS,
+  async create(ctx) {
+    return (await import('./api.ts')).reportsModule(ctx);
+  },
+});

@@ -312,8 +312,10 @@ export class Engine implements DynflowEngine {
     if (!isObject(item)) throw new LaunchError(field, 'must be an object with action_class and action_input');
     const cls = item.action_class;
     if (typeof cls !== 'string' || cls === '') throw new LaunchError(`${field}.action_class`, 'is required (a string)');
-    const owner = this.operationForActionClass(cls);
-    if (!owner || (op && owner !== op)) {
+    // Operations may share an action class (Foreman's Salt provider sends the SSH RunScript class
+    // with operation `salt`): a named operation decides; without one the first that lists it does.
+    const owner = op ? (op.actionClasses.includes(cls) ? op : undefined) : this.operationForActionClass(cls);
+    if (!owner) {
       const allowed = op ? op.actionClasses : this.knownActionClasses();
       throw new LaunchError(`${field}.action_class`, `'${cls}' is not an action this proxy runs${op ? ` for operation '${op.name}'` : ''} (allowed: ${allowed.join(', ') || 'none'})`);
     }

@@ -234,6 +234,36 @@ export class IscProvider implements DhcpProvider {
   }
 }
 
+/** OMAPI and suggestion settings, the same for dhcpd here and on another host (dhcp_remote_isc). */
+export const ISC_OMAPI_SETTINGS = {
+  omapi_port: setting.port({ default: 7911, description: "dhcpd's OMAPI port, on dhcp.yml's server." }),
+  key_name: setting.string({
+    example: 'omapi_key',
+    description: 'Name of the OMAPI key as configured in dhcpd.conf. Used only together with key_secret; without both, OMAPI requests go unsigned.',
+  }),
+  key_secret: setting.string({ example: 'base64secret==', description: "The OMAPI key's base64 secret, as in dhcpd.conf." }),
+  key_algorithm: setting.string({
+    example: 'hmac-md5',
+    extension: true,
+    description: 'Algorithm of the OMAPI key: hmac-md5 (when unset, as the reference), hmac-sha1, hmac-sha224, hmac-sha256, hmac-sha384 or hmac-sha512.',
+  }),
+  omapi_timeout: setting.integer({
+    default: 10,
+    minimum: 1,
+    maximum: 55,
+    unit: 'seconds',
+    extension: true,
+    description: 'Time any one OMAPI exchange, connect included, may take before the request fails with "No response from DHCP server" (Foreman waits 60).',
+  }),
+  blacklist_duration_minutes: setting.integer({
+    default: 1800,
+    minimum: 0,
+    unit: 'seconds',
+    description:
+      'How long an address suggested by unused_ip is withheld from further suggestions. Despite the name the value is in seconds, as in the reference (1800 = 30 minutes).',
+  }),
+};
+
 export default defineProvider({
   id: 'dhcp_isc',
   module: 'dhcp',
@@ -252,32 +282,7 @@ export default defineProvider({
       checks: ['readable'],
       description: "dhcpd's leases file, followed: appended records are read incrementally, a rewritten file is reloaded with the configuration.",
     }),
-    omapi_port: setting.port({ default: 7911, description: "dhcpd's OMAPI port, on dhcp.yml's server." }),
-    key_name: setting.string({
-      example: 'omapi_key',
-      description: 'Name of the OMAPI key as configured in dhcpd.conf. Used only together with key_secret; without both, OMAPI requests go unsigned.',
-    }),
-    key_secret: setting.string({ example: 'base64secret==', description: "The OMAPI key's base64 secret, as in dhcpd.conf." }),
-    key_algorithm: setting.string({
-      example: 'hmac-md5',
-      extension: true,
-      description: 'Algorithm of the OMAPI key: hmac-md5 (when unset, as the reference), hmac-sha1, hmac-sha224, hmac-sha256, hmac-sha384 or hmac-sha512.',
-    }),
-    omapi_timeout: setting.integer({
-      default: 10,
-      minimum: 1,
-      maximum: 55,
-      unit: 'seconds',
-      extension: true,
-      description: 'Time any one OMAPI exchange, connect included, may take before the request fails with "No response from DHCP server" (Foreman waits 60).',
-    }),
-    blacklist_duration_minutes: setting.integer({
-      default: 1800,
-      minimum: 0,
-      unit: 'seconds',
-      description:
-        'How long an address suggested by unused_ip is withheld from further suggestions. Despite the name the value is in seconds, as in the reference (1800 = 30 minutes).',
-    }),
+    ...ISC_OMAPI_SETTINGS,
   }),
   async create(ctx) {
     const s = ctx.settings;

@@ -12,7 +12,7 @@ import { defineProvider } from '../../../../core/module.ts';
 import * as setting from '../../../../core/settings/schema.ts';
 import { DHCP_SETTINGS } from '../../module.ts';
 import type { DhcpProvider, DhcpRecord, DhcpSubnet, NewReservation, Reservation, SubnetRecords, UnusedIpQuery } from '../../provider.ts';
-import { IscProvider, type IscProviderOptions } from '../dhcp_isc/provider.ts';
+import { ISC_OMAPI_SETTINGS, IscProvider, type IscProviderOptions } from '../dhcp_isc/provider.ts';
 import { resolverWithTimeouts } from '../dhcp_isc/statements.ts';
 
 /** What identifies one version of a file for "has it changed" (mtime alone misses same-second edits). */
@@ -156,32 +156,7 @@ export default defineProvider({
       checks: ['readable'],
       description: "The remote dhcpd's leases file as mounted here. Its directory must be mounted, not the file alone: dhcpd replaces the file when it rewrites it.",
     }),
-    omapi_port: setting.port({ default: 7911, description: "dhcpd's OMAPI port, on dhcp.yml's server." }),
-    key_name: setting.string({
-      example: 'omapi_key',
-      description: 'Name of the OMAPI key as configured in dhcpd.conf. Used only together with key_secret; without both, OMAPI requests go unsigned.',
-    }),
-    key_secret: setting.string({ example: 'base64secret==', description: "The OMAPI key's base64 secret, as in dhcpd.conf." }),
-    key_algorithm: setting.string({
-      example: 'hmac-md5',
-      extension: true,
-      description: 'Algorithm of the OMAPI key: hmac-md5 (when unset, as the reference), hmac-sha1, hmac-sha224, hmac-sha256, hmac-sha384 or hmac-sha512.',
-    }),
-    omapi_timeout: setting.integer({
-      default: 10,
-      minimum: 1,
-      maximum: 55,
-      unit: 'seconds',
-      extension: true,
-      description: 'Time any one OMAPI exchange, connect included, may take before the request fails with "No response from DHCP server" (Foreman waits 60).',
-    }),
-    blacklist_duration_minutes: setting.integer({
-      default: 1800,
-      minimum: 0,
-      unit: 'seconds',
-      description:
-        'How long an address suggested by unused_ip is withheld from further suggestions. Despite the name the value is in seconds, as in the reference (1800 = 30 minutes).',
-    }),
+    ...ISC_OMAPI_SETTINGS,
   }),
   async create(ctx) {
     const s = ctx.settings;

@@ -8,7 +8,7 @@ import { DnsError as DnsLibError } from '../../../../lib/dns/errors.ts';
 import { RCODE, TYPE } from '../../../../lib/dns/message.ts';
 import { rdataFromText, rdataToText } from '../../../../lib/dns/rdata.ts';
 import type { TsigKey } from '../../../../lib/dns/tsig.ts';
-import type { Prerequisite } from '../../../../lib/dns/update.ts';
+import type { Prerequisite, UpdateOp } from '../../../../lib/dns/update.ts';
 import { DnsUpdateRefused, DnsUpdater } from '../../../../lib/dns/updater.ts';
 import { classify, conflictError, ownerAndData } from '../../conflicts.ts';
 import type { DnsProvider, DnsRecordType } from '../../provider.ts';
@@ -24,9 +24,20 @@ export interface NsupdateOptions {
   lookupTimeoutsMs: readonly number[];
   log: Logger;
   signal?: AbortSignal;
+  /** The provider's name in messages (default `dns_nsupdate`). */
+  label?: string;
+  /**
+   * How an UPDATE reaches the server. Default: sent by the proxy itself, signed with `key`;
+   * dns_nsupdate_gss sends it through `nsupdate -g`. Throws DnsUpdateRefused for an rcode.
+   */
+  send?: UpdateSender;
+  /** The message of a sender's own failure (a Kerberos error) that fails the operation. */
+  describeFailure?(err: unknown): string | undefined;
 }
 
-const TYPE_CODES: Record<DnsRecordType, number> = {
+export type UpdateSender = (zone: string, pre: readonly Prerequisite[], ops: readonly UpdateOp[], deadline: number) => Promise<void>;
+
+export const TYPE_CODES: Record<DnsRecordType, number> = {
   A: TYPE.A,
   AAAA: TYPE.AAAA,
   PTR: TYPE.PTR,
@@ -37,15 +48,20 @@ const TYPE_CODES: Record<DnsRecordType, number> = {
 export class DnsNsupdateProvider implements DnsProvider {
   readonly updater: DnsUpdater;
   private readonly opts: NsupdateOptions;
+  private readonly label: string;
+  private readonly send: UpdateSender;
 
   constructor(opts: NsupdateOptions) {
     this.opts = opts;
+    this.label = opts.label ?? 'dns_nsupdate';
+    // Without a key of its own (GSS-TSIG) the updater only looks things up: zones and conflicts.
     this.updater = new DnsUpdater({
       server: opts.server,
       key: opts.key,
       queryTimeoutsMs: opts.lookupTimeoutsMs,
       updateTryMs: 3000,
     });
+    this.send = opts.send ?? ((zone, pre, ops, deadline) => this.updater.update(zone, pre, ops, deadline, this.opts.signal));
   }
 
   async create(type: DnsRecordType, fqdn: string, value: string): Promise<void> {
@@ -68,13 +84,7 @@ export class DnsNsupdateProvider implements DnsProvider {
                 { kind: 'rrsetAbsent', name: owner, type: TYPE.CNAME },
               ];
       try {
-        await this.updater.update(
-          zone,
-          pre,
-          [{ kind: 'add', name: owner, type: code, ttl: this.opts.ttl, data: rdataFromText(code, data) }],
-          deadline,
-          this.opts.signal,
-        );
+        await this.send(zone, pre, [{ kind: 'add', name: owner, type: code, ttl: this.opts.ttl, data: rdataFromText(code, data) }], deadline);
       } catch (err) {
         if (err instanceof DnsUpdateRefused && (err.rcode === RCODE.YXRRSET || err.rcode === RCODE.YXDOMAIN)) {
           // Something is there: the conflict check of the reference (a lookup with the
@@ -93,13 +103,7 @@ export class DnsNsupdateProvider implements DnsProvider {
     await this.described(`delete ${name} ${type}`, async () => {
       const zone = await this.updater.findZone(name, deadline, this.opts.signal);
       try {
-        await this.updater.update(
-          zone,
-          [{ kind: 'rrsetExists', name, type: code }],
-          [{ kind: 'deleteRRset', name, type: code }],
-          deadline,
-          this.opts.signal,
-        );
+        await this.send(zone, [{ kind: 'rrsetExists', name, type: code }], [{ kind: 'deleteRRset', name, type: code }], deadline);
       } catch (err) {
         if (err instanceof DnsUpdateRefused && err.rcode === RCODE.NXRRSET) {
           throw DnsError.not_found(`Cannot find DNS entry for ${name} (${type})`);
@@ -115,7 +119,7 @@ export class DnsNsupdateProvider implements DnsProvider {
       const r = await this.updater.lookup(owner, code, deadline, this.opts.signal);
       return r.records.map((rr) => rdataToText(code, rr.data));
     } catch (err) {
-      this.opts.log.warn(`dns_nsupdate: conflict check for ${owner} failed, treating as no records: ${(err as Error).message}`);
+      this.opts.log.warn(`${this.label}: conflict check for ${owner} failed, treating as no records: ${(err as Error).message}`);
       return [];
     }
   }
@@ -125,9 +129,12 @@ export class DnsNsupdateProvider implements DnsProvider {
     try {
       await fn();
     } catch (err) {
-      if (err instanceof ProxyError || !(err instanceof DnsLibError)) throw err;
+      if (err instanceof ProxyError) throw err;
+      const own = this.opts.describeFailure?.(err);
+      if (own !== undefined) throw DnsError.failed(`${this.label}: ${what} failed: ${own}`);
+      if (!(err instanceof DnsLibError)) throw err;
       if (err.code === 'dns.nozone' || err.code.startsWith('dns.rcode.')) this.updater.forgetZones();
-      throw DnsError.failed(`dns_nsupdate: ${what} failed: ${err.message}`);
+      throw DnsError.failed(`${this.label}: ${what} failed: ${err.message}`);
     }
   }
 }

@@ -8,19 +8,18 @@
 // server or the KDC rejects the ticket (expired, revoked), a fresh one is obtained and the update
 // is sent once more, within the same deadline.
 
-import { ProxyError } from '../../../../core/errors.ts';
 import type { Logger } from '../../../../core/logging-types.ts';
 import { run, SpawnError } from '../../../../core/spawn.ts';
 import { DnsError as DnsLibError } from '../../../../lib/dns/errors.ts';
 import { RCODE, RCODE_NAMES, TYPE, typeName } from '../../../../lib/dns/message.ts';
 import { canonicalName } from '../../../../lib/dns/name.ts';
-import { rdataFromText, rdataToText } from '../../../../lib/dns/rdata.ts';
+import { rdataToText } from '../../../../lib/dns/rdata.ts';
 import type { Prerequisite, UpdateOp } from '../../../../lib/dns/update.ts';
-import { DnsUpdateRefused, DnsUpdater } from '../../../../lib/dns/updater.ts';
+import { DnsUpdateRefused } from '../../../../lib/dns/updater.ts';
 import { KerberosError, type KerberosCredentials, type KerberosTicket } from '../../../../lib/krb5/credentials.ts';
-import { classify, conflictError, ownerAndData } from '../../conflicts.ts';
+import { DnsNsupdateProvider } from '../dns_nsupdate/nsupdate.ts';
 import { DnsError } from '../../errors.ts';
-import type { DnsProvider, DnsRecordType } from '../../provider.ts';
+import type { DnsProvider } from '../../provider.ts';
 
 export interface NsupdateGssOptions {
   server: { host: string; port: number };
@@ -41,14 +40,6 @@ export interface NsupdateGssStats {
   /** Updates sent a second time after a fresh ticket. */
   ticketRetries: number;
 }
-
-const TYPE_CODES: Record<DnsRecordType, number> = {
-  A: TYPE.A,
-  AAAA: TYPE.AAAA,
-  PTR: TYPE.PTR,
-  CNAME: TYPE.CNAME,
-  SRV: TYPE.SRV,
-};
 
 /** How one nsupdate run ended. */
 export type NsupdateOutcome =
@@ -91,28 +82,28 @@ export function nsupdateOutcome(code: number | null, stderr: string, timedOut: b
 function prerequisiteLines(p: Prerequisite): string[] {
   switch (p.kind) {
     case 'rrsetAbsent':
-      return [`prereq nxrrset ${p.name}. ${typeName(p.type)}`];
+      return [`prereq nxrrset ${canonicalName(p.name)}. ${typeName(p.type)}`];
     case 'rrsetExists':
-      return [`prereq yxrrset ${p.name}. ${typeName(p.type)}`];
+      return [`prereq yxrrset ${canonicalName(p.name)}. ${typeName(p.type)}`];
     case 'nameNotInUse':
-      return [`prereq nxdomain ${p.name}.`];
+      return [`prereq nxdomain ${canonicalName(p.name)}.`];
     case 'nameInUse':
-      return [`prereq yxdomain ${p.name}.`];
+      return [`prereq yxdomain ${canonicalName(p.name)}.`];
     case 'rrsetExistsWithValues':
-      return p.data.map((d) => `prereq yxrrset ${p.name}. IN ${typeName(p.type)} ${rdataToText(p.type, d)}`);
+      return p.data.map((d) => `prereq yxrrset ${canonicalName(p.name)}. IN ${typeName(p.type)} ${rdataToText(p.type, d)}`);
   }
 }
 
 function updateLine(u: UpdateOp): string {
   switch (u.kind) {
     case 'add':
-      return `update add ${u.name}. ${u.ttl} IN ${typeName(u.type)} ${rdataToText(u.type, u.data)}`;
+      return `update add ${canonicalName(u.name)}. ${u.ttl} IN ${typeName(u.type)} ${rdataToText(u.type, u.data)}`;
     case 'deleteRRset':
-      return `update delete ${u.name}. IN ${typeName(u.type)}`;
+      return `update delete ${canonicalName(u.name)}. IN ${typeName(u.type)}`;
     case 'deleteName':
-      return `update delete ${u.name}.`;
+      return `update delete ${canonicalName(u.name)}.`;
     case 'deleteRecord':
-      return `update delete ${u.name}. IN ${typeName(u.type)} ${rdataToText(u.type, u.data)}`;
+      return `update delete ${canonicalName(u.name)}. IN ${typeName(u.type)} ${rdataToText(u.type, u.data)}`;
   }
 }
 
@@ -127,75 +118,52 @@ export function nsupdateScript(server: { host: string; port: number }, zone: str
   return `${lines.join('\n')}\n`;
 }
 
-export class DnsNsupdateGssProvider implements DnsProvider {
-  readonly updater: DnsUpdater;
+/**
+ * dns_nsupdate with another way of sending: the same zone lookup, prerequisites and conflict
+ * check (native, unsigned lookups), with each UPDATE signed by `nsupdate -g` using the Kerberos
+ * ticket.
+ */
+export class DnsNsupdateGssProvider extends DnsNsupdateProvider implements DnsProvider {
+  readonly stats: NsupdateGssStats;
+  private readonly sender: GssUpdateSender;
+
+  constructor(opts: NsupdateGssOptions) {
+    const sender = new GssUpdateSender(opts);
+    super({
+      server: opts.server,
+      ttl: opts.ttl,
+      timeoutMs: opts.timeoutMs,
+      lookupTimeoutsMs: opts.lookupTimeoutsMs,
+      log: opts.log,
+      signal: opts.signal,
+      label: 'dns_nsupdate_gss',
+      send: (zone, pre, ops, deadline) => sender.send(zone, pre, ops, deadline),
+      describeFailure: (err) => (err instanceof KerberosError ? err.message : undefined),
+    });
+    this.sender = sender;
+    this.stats = sender.stats;
+  }
+
+  async close(): Promise<void> {
+    await this.sender.close();
+  }
+}
+
+/** Sends one UPDATE through `nsupdate -g` with the current Kerberos ticket. */
+class GssUpdateSender {
   readonly stats: NsupdateGssStats = { updates: 0, ticketRetries: 0 };
   private readonly opts: NsupdateGssOptions;
 
   constructor(opts: NsupdateGssOptions) {
     this.opts = opts;
-    // No key: the updater only looks things up (zone, conflict check); nsupdate signs updates.
-    this.updater = new DnsUpdater({ server: opts.server, queryTimeoutsMs: opts.lookupTimeoutsMs, updateTryMs: 3000 });
   }
 
-  async create(type: DnsRecordType, fqdn: string, value: string): Promise<void> {
-    const deadline = Date.now() + this.opts.timeoutMs;
-    const { owner, data } = ownerAndData(type, fqdn, value);
-    const code = TYPE_CODES[type];
-    let rdata: Uint8Array;
-    try {
-      rdata = rdataFromText(code, data);
-    } catch (err) {
-      throw DnsError.invalid_value(`Invalid DNS ${type} value ${data}: ${(err as Error).message}`);
-    }
-    const name = canonicalName(owner);
-    await this.described(`create ${owner} ${type} ${data}`, async () => {
-      const zone = await this.updater.findZone(owner, deadline, this.opts.signal);
-      // The same prerequisites as dns_nsupdate: the server itself checks for a conflict.
-      const pre: Prerequisite[] =
-        type === 'SRV'
-          ? []
-          : type === 'CNAME'
-            ? [{ kind: 'nameNotInUse', name }]
-            : [
-                { kind: 'rrsetAbsent', name, type: code },
-                { kind: 'rrsetAbsent', name, type: TYPE.CNAME },
-              ];
-      try {
-        await this.update(zone, pre, [{ kind: 'add', name, type: code, ttl: this.opts.ttl, data: rdata }], deadline);
-      } catch (err) {
-        if (err instanceof DnsUpdateRefused && (err.rcode === RCODE.YXRRSET || err.rcode === RCODE.YXDOMAIN)) {
-          if (classify(type, await this.existing(owner, code, deadline), data) === 'same') return;
-          throw conflictError(type, fqdn, value);
-        }
-        throw err;
-      }
-    });
-  }
-
-  async remove(type: DnsRecordType, name: string): Promise<void> {
-    const deadline = Date.now() + this.opts.timeoutMs;
-    const code = TYPE_CODES[type];
-    const owner = canonicalName(name);
-    await this.described(`delete ${name} ${type}`, async () => {
-      const zone = await this.updater.findZone(name, deadline, this.opts.signal);
-      try {
-        await this.update(zone, [{ kind: 'rrsetExists', name: owner, type: code }], [{ kind: 'deleteRRset', name: owner, type: code }], deadline);
-      } catch (err) {
-        if (err instanceof DnsUpdateRefused && err.rcode === RCODE.NXRRSET) {
-          throw DnsError.not_found(`Cannot find DNS entry for ${name} (${type})`);
-        }
-        throw err;
-      }
-    });
-  }
-
-  async close(): Promise<void> {
-    await this.opts.credentials.close();
+  close(): Promise<void> {
+    return this.opts.credentials.close();
   }
 
   /** Send one signed UPDATE; a rejected ticket is replaced and the update sent once more. */
-  private async update(zone: string, pre: readonly Prerequisite[], ops: readonly UpdateOp[], deadline: number): Promise<void> {
+  async send(zone: string, pre: readonly Prerequisite[], ops: readonly UpdateOp[], deadline: number): Promise<void> {
     const script = nsupdateScript(this.opts.server, zone, pre, ops);
     const creds = this.opts.credentials;
     let ticket = await creds.acquire(deadline, this.opts.signal);
@@ -261,30 +229,6 @@ export class DnsNsupdateGssProvider implements DnsProvider {
         return { kind: 'other', detail: `${err.message} (nsupdate is in the bind9-dnsutils / bind-utils package)` };
       }
       throw err;
-    }
-  }
-
-  /** Record data at owner/type; a failed lookup counts as "none" (reference), and is logged. */
-  private async existing(owner: string, code: number, deadline: number): Promise<string[]> {
-    try {
-      const r = await this.updater.lookup(owner, code, deadline, this.opts.signal);
-      return r.records.map((rr) => rdataToText(code, rr.data));
-    } catch (err) {
-      this.opts.log.warn(`dns_nsupdate_gss: conflict check for ${owner} failed, treating as no records: ${(err as Error).message}`);
-      return [];
-    }
-  }
-
-  /** Run one operation; a failure is reported with the operation and its cause. */
-  private async described(what: string, fn: () => Promise<void>): Promise<void> {
-    try {
-      await fn();
-    } catch (err) {
-      if (err instanceof ProxyError) throw err;
-      if (err instanceof KerberosError) throw DnsError.failed(`dns_nsupdate_gss: ${what} failed: ${err.message}`);
-      if (!(err instanceof DnsLibError)) throw err;
-      if (err.code === 'dns.nozone' || err.code.startsWith('dns.rcode.')) this.updater.forgetZones();
-      throw DnsError.failed(`dns_nsupdate_gss: ${what} failed: ${err.message}`);
     }
   }
 }

@@ -9,7 +9,7 @@
 //
 // All of it is bookkeeping in memory: the accept path never waits for DNS or anything else.
 
-import { BlockList, isIP } from 'node:net';
+import { AddressList } from '../../lib/net/address-list.ts';
 import { clientAddress as peerAddress } from '../../lib/http/forwarding.ts';
 
 export interface AdmissionLimits {
@@ -119,16 +119,11 @@ export class ConnectionGuard<C extends { destroy(): void }> {
  * resolved in the background and handed in with setResolved().
  */
 export class ControlPeers {
-  private readonly listed = new BlockList();
+  private readonly listed: AddressList;
   private resolved: ReadonlySet<string> = new Set();
 
   constructor(entries: readonly string[]) {
-    for (const entry of entries) {
-      const [address, prefix] = entry.split('/');
-      const family = isIP(address) === 6 ? 'ipv6' : 'ipv4';
-      if (prefix === undefined) this.listed.addAddress(address, family);
-      else this.listed.addSubnet(address, Number(prefix), family);
-    }
+    this.listed = new AddressList(entries);
   }
 
   setResolved(addresses: Iterable<string>): void {
@@ -136,9 +131,6 @@ export class ControlPeers {
   }
 
   has(peer: string): boolean {
-    if (this.resolved.has(peer)) return true;
-    const family = isIP(peer);
-    if (family === 0) return false; // e.g. an IPv6 address with a zone id
-    return this.listed.check(peer, family === 6 ? 'ipv6' : 'ipv4');
+    return this.resolved.has(peer) || this.listed.has(peer);
   }
 }

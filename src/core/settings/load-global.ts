@@ -4,8 +4,8 @@ import { resolve, join, isAbsolute } from 'node:path';
 import { SettingsError } from '../errors.ts';
 import { readSettingsFile } from './yaml.ts';
 import { asBoolean, asInteger, asList, asNumber, asString, asStringList, describe } from './coerce.ts';
-import { isIP } from 'node:net';
 import type { ClientCertPolicy, GlobalSettings, Limits, ListenerSpec } from './global.ts';
+import { addressEntryProblem } from '../../lib/net/address-list.ts';
 
 const LOG_LEVELS = ['DEBUG', 'INFO', 'WARN', 'ERROR', 'FATAL', 'UNKNOWN'] as const;
 
@@ -24,16 +24,6 @@ export const DEFAULT_LIMITS: Limits = {
 /** reserved_connections when not set: a tenth of max_connections. */
 function defaultReserve(maxConnections: number): number {
   return Math.floor(maxConnections / 10);
-}
-
-/** Why `entry` is not an address or a subnet (address/prefix), as limits.control_peers takes them. */
-function peerEntryProblem(entry: string): string | undefined {
-  const [address, prefix, ...rest] = entry.split('/');
-  const family = isIP(address);
-  if (family === 0 || rest.length > 0) return `expected an IP address or a subnet (address/prefix), got '${entry}'`;
-  const max = family === 6 ? 128 : 32;
-  if (prefix !== undefined && (!/^\d{1,3}$/.test(prefix) || Number(prefix) > max)) return `prefix length must be 0 to ${max}, got '${entry}'`;
-  return undefined;
 }
 
 function optString(file: string, raw: Record<string, unknown>, key: string): string | null {
@@ -67,7 +57,7 @@ function parseLimits(file: string, v: unknown): Limits {
   const maxConnections = m.max_connections === undefined ? DEFAULT_LIMITS.maxConnections : asInteger(file, 'limits.max_connections', m.max_connections, 1);
   const controlPeers = asStringList(file, 'limits.control_peers', m.control_peers);
   for (const [i, entry] of controlPeers.entries()) {
-    const problem = peerEntryProblem(entry);
+    const problem = addressEntryProblem(entry);
     if (problem) throw new SettingsError(file, `limits.control_peers[${i}]`, problem);
   }
   return {
@@ -157,7 +147,7 @@ export function parseGlobalSettings(raw: Record<string, unknown>, file: string, 
   const listeners = raw.listeners === undefined || raw.listeners === null ? [] : parseListeners(file, raw.listeners, base);
   const trustedProxies = asStringList(file, 'trusted_proxies', raw.trusted_proxies);
   for (const [i, entry] of trustedProxies.entries()) {
-    const problem = peerEntryProblem(entry);
+    const problem = addressEntryProblem(entry);
     if (problem) throw new SettingsError(file, `trusted_proxies[${i}]`, problem);
   }
   // With named listeners, http_port/https_port (read by httpboot, reported to Foreman) default to

@@ -2,7 +2,8 @@
 // §1.2, registration.md §1): Ruby's CGI form-encoding of paths and query strings, which incoming
 // headers travel on, and the Ruby-flavoured texts that end up in error bodies.
 
-import { BlockList, isIP } from 'node:net';
+import { isIP } from 'node:net';
+import { AddressList } from '../net/address-list.ts';
 
 /** Ruby `CGI.escape`: everything but `A-Za-z0-9_.-~` percent-encoded (UTF-8), space as `+`. */
 export function cgiEscape(value: string): string {
@@ -117,35 +118,23 @@ export function clientAddress(remote: string | undefined): string {
  * claim another host's address (Foreman picks a template's host by it).
  */
 export class TrustedProxies {
-  private readonly listed = new BlockList();
-  private readonly count: number;
+  private readonly listed: AddressList;
 
   /** `entries`: addresses or subnets (`192.0.2.10`, `198.51.100.0/24`), already validated. */
   constructor(entries: readonly string[]) {
-    this.count = entries.length;
-    for (const entry of entries) {
-      const [address, prefix] = entry.split('/');
-      const family = isIP(address) === 6 ? 'ipv6' : 'ipv4';
-      if (prefix === undefined) this.listed.addAddress(address, family);
-      else this.listed.addSubnet(address, Number(prefix), family);
-    }
-  }
-
-  private trusted(address: string): boolean {
-    const family = isIP(address);
-    return family !== 0 && this.listed.check(address, family === 6 ? 'ipv6' : 'ipv4');
+    this.listed = new AddressList(entries);
   }
 
   /** The requesting host's address, given the TCP peer and the X-Forwarded-For header(s). */
   clientOf(peer: string | undefined, forwardedFor: string | string[] | undefined): string {
     const direct = clientAddress(peer);
-    if (this.count === 0 || forwardedFor === undefined || !this.trusted(direct)) return direct;
+    if (this.listed.empty || forwardedFor === undefined || !this.listed.has(direct)) return direct;
     const hops = (Array.isArray(forwardedFor) ? forwardedFor.join(',') : forwardedFor).split(',');
     for (let i = hops.length - 1; i >= 0; i--) {
       const hop = clientAddress(hops[i].trim().replace(/^\[(.*)\]$/, '$1'));
       // Junk in the chain: believe nothing further left than the last front end that wrote it.
       if (isIP(hop) === 0) return direct;
-      if (!this.trusted(hop)) return hop;
+      if (!this.listed.has(hop)) return hop;
     }
     return direct;
   }

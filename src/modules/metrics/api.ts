@@ -5,7 +5,7 @@
 // nothing else of the proxy.
 
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { BlockList, isIP } from 'node:net';
+import { AddressList } from '../../lib/net/address-list.ts';
 import type { TLSSocket } from 'node:tls';
 import type { GlobalSettings } from '../../core/settings/global.ts';
 import type { ModuleContext, ModuleInstance } from '../../core/module.ts';
@@ -13,31 +13,6 @@ import { authorize } from '../../core/http/auth.ts';
 import { sendError } from '../../core/http/error-handler.ts';
 import type { MetricsSettings } from './module.ts';
 import { RequestRates, gatherStatus, renderStatusPage } from './status-page.ts';
-
-/** Addresses and subnets of a setting (checked by the module's validate). */
-export class AddressList {
-  private readonly list = new BlockList();
-  readonly empty: boolean;
-
-  constructor(entries: readonly string[]) {
-    this.empty = entries.length === 0;
-    for (const entry of entries) {
-      const [address, prefix] = entry.split('/');
-      const family = isIP(address) === 6 ? 'ipv6' : 'ipv4';
-      if (prefix === undefined) this.list.addAddress(address, family);
-      else this.list.addSubnet(address, Number(prefix), family);
-    }
-  }
-
-  has(remoteAddress: string | undefined): boolean {
-    if (this.empty || remoteAddress === undefined) return false;
-    // An IPv4 client on a dual-stack socket shows as ::ffff:a.b.c.d.
-    const address = remoteAddress.startsWith('::ffff:') && remoteAddress.includes('.') ? remoteAddress.slice(7) : remoteAddress;
-    const family = isIP(address);
-    if (family === 0) return false; // e.g. a zone id
-    return this.list.check(address, family === 6 ? 'ipv6' : 'ipv4');
-  }
-}
 
 type Hook = (request: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void) => void;
 

@@ -2,7 +2,7 @@
 // operators (/status, /status.json). Not a Foreman feature (published: false); an operator usually
 // gives it a listener of its own (`listeners:` in settings.yml with `modules: [metrics]`).
 
-import { isIP } from 'node:net';
+import { addressEntryProblem } from '../../lib/net/address-list.ts';
 import { defineModule } from '../../core/module.ts';
 import * as setting from '../../core/settings/schema.ts';
 import type { Static } from '../../core/settings/schema.ts';
@@ -40,16 +40,6 @@ export const METRICS_SETTINGS = setting.settings({
 });
 
 export type MetricsSettings = Static<typeof METRICS_SETTINGS>;
-
-/** Why `entry` is not an IP address or a subnet in address/prefix form. */
-export function addressEntryProblem(entry: string): string | undefined {
-  const [address, prefix, ...rest] = entry.split('/');
-  const family = isIP(address);
-  if (family === 0 || rest.length > 0) return `expected an IP address or a subnet (address/prefix), got '${entry}'`;
-  const max = family === 6 ? 128 : 32;
-  if (prefix !== undefined && (!/^\d{1,3}$/.test(prefix) || Number(prefix) > max)) return `prefix length must be 0 to ${max}, got '${entry}'`;
-  return undefined;
-}
 
 export default defineModule({
   name: 'metrics',

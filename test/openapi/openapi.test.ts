@@ -24,6 +24,7 @@ let proxy: TestProxy;
 
 /** Every module: none is called, so the backends of those that have one are nowhere (port 1). */
 const RUNNING = [
+  'ansible',
   'bmc',
   'capsule',
   'container_gateway',
@@ -75,6 +76,7 @@ before(async () => {
       ],
     },
     files: {
+      ansible: { ':enabled': true },
       bmc: { ':enabled': true },
       capsule: { ':enabled': true, ':pulp_content_url': nowhere, ':pub_dir': join(dir, 'pub') },
       container_gateway: { ':enabled': true, ':pulp_endpoint': nowhere, ':sqlite_db_path': join(dir, 'gateway.db') },

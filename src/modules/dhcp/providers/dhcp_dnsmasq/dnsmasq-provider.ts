@@ -14,17 +14,12 @@ import { parseIpv4 } from '../../../../lib/isc/ipv4.ts';
 import { DhcpError } from '../../errors.ts';
 import type {
   DhcpProvider,
-  DhcpRecord,
   DhcpSubnet,
   Lease,
   NewReservation,
   Reservation,
-  SubnetRecords,
-  UnusedIpQuery,
 } from '../../provider.ts';
-import { SuggestionHolds } from '../../unused-ip.ts';
-import { ShortCache } from '../dhcp_libvirt/cached.ts';
-import { findByIpIn, findByMacIn, findSubnetIn, leaseName, recordsIn, requireInSubnet, unusedIpIn, utcText, type DhcpSnapshot } from '../dhcp_libvirt/snapshot.ts';
+import { findSubnetIn, leaseName, requireInSubnet, SnapshotReads, utcText, type DhcpSnapshot } from '../../snapshot.ts';
 import {
   configLines,
   hostFileName,
@@ -100,25 +95,19 @@ function checkDnsmasqValue(field: string, value: string): void {
   }
 }
 
-export class DnsmasqDhcpProvider implements DhcpProvider {
+export class DnsmasqDhcpProvider extends SnapshotReads implements DhcpProvider {
   readonly supportsVendorOptions = false;
   private readonly o: DnsmasqOptions;
-  private readonly holds: SuggestionHolds;
-  private readonly sweeper: NodeJS.Timeout;
-  private readonly snapshots: ShortCache<DhcpSnapshot>;
   private readonly hostsDir: string;
   private readonly optsFile: string;
   private readonly reloadArgv: string[];
 
   constructor(o: DnsmasqOptions) {
+    super(o.holdMs, o.pingFreeIp);
     this.o = o;
     this.hostsDir = join(o.targetDir, 'dhcphosts');
     this.optsFile = join(o.targetDir, 'dhcpopts.conf');
     this.reloadArgv = commandWords(o.reloadCmd);
-    this.holds = new SuggestionHolds(o.holdMs);
-    this.sweeper = setInterval(() => this.holds.sweep(), 60_000);
-    this.sweeper.unref();
-    this.snapshots = new ShortCache(1000, () => this.read());
   }
 
   /** Create the directory dnsmasq reads and an empty optsfile, as the plugin does at start. */
@@ -149,7 +138,7 @@ export class DnsmasqDhcpProvider implements DhcpProvider {
     return files;
   }
 
-  private async read(): Promise<DhcpSnapshot> {
+  protected async read(): Promise<DhcpSnapshot> {
     const ranges: RangeLine[] = [];
     const options: OptionLine[] = [];
     const reservations: Reservation[] = [];
@@ -207,30 +196,6 @@ export class DnsmasqDhcpProvider implements DhcpProvider {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return '';
       throw new Error(`dhcp_dnsmasq: ${path} cannot be read: ${(err as Error).message}`);
     }
-  }
-
-  async subnets(): Promise<DhcpSubnet[]> {
-    return (await this.snapshots.get()).subnets;
-  }
-
-  async findSubnet(address: string): Promise<DhcpSubnet | undefined> {
-    return findSubnetIn((await this.snapshots.get()).subnets, address);
-  }
-
-  async subnetRecords(subnet: DhcpSubnet): Promise<SubnetRecords> {
-    return recordsIn(await this.snapshots.get(), subnet);
-  }
-
-  async findByIp(subnet: DhcpSubnet, ip: string): Promise<DhcpRecord[]> {
-    return findByIpIn(await this.snapshots.get(), subnet, ip);
-  }
-
-  async findByMac(subnet: DhcpSubnet, mac: string): Promise<DhcpRecord | undefined> {
-    return findByMacIn(await this.snapshots.get(), subnet, mac);
-  }
-
-  async unusedIp(subnet: DhcpSubnet, q: UnusedIpQuery): Promise<string | null> {
-    return unusedIpIn(await this.snapshots.get(), subnet, q, this.holds, this.o.pingFreeIp);
   }
 
   // ---- writing ----
@@ -360,9 +325,6 @@ export class DnsmasqDhcpProvider implements DhcpProvider {
     }
   }
 
-  async close(): Promise<void> {
-    clearInterval(this.sweeper);
-  }
 }
 
 function toDhcpSubnet(s: ConfigSubnet): DhcpSubnet {

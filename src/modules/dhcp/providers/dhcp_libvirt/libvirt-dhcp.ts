@@ -10,18 +10,13 @@ import { VirshError, type LibvirtLease, type LibvirtNetwork } from '../../../../
 import { DhcpError } from '../../errors.ts';
 import type {
   DhcpProvider,
-  DhcpRecord,
   DhcpSubnet,
   Lease,
   NewReservation,
   Reservation,
   SubnetOptions,
-  SubnetRecords,
-  UnusedIpQuery,
 } from '../../provider.ts';
-import { SuggestionHolds } from '../../unused-ip.ts';
-import { ShortCache } from './cached.ts';
-import { findByIpIn, findByMacIn, findSubnetIn, leaseName, recordsIn, requireInSubnet, unusedIpIn, type DhcpSnapshot } from './snapshot.ts';
+import { leaseName, requireInSubnet, SnapshotReads, type DhcpSnapshot } from '../../snapshot.ts';
 
 export interface LibvirtDhcpOptions {
   network: LibvirtNetwork;
@@ -53,26 +48,18 @@ export function subnetOf(xml: NetworkXml): DhcpSubnet | undefined {
   return { network: formatIpv4(networkOf(addr, maskOf(prefixLength(mask)!))), netmask: ip.netmask, options };
 }
 
-export class LibvirtDhcpProvider implements DhcpProvider {
+export class LibvirtDhcpProvider extends SnapshotReads implements DhcpProvider {
   readonly supportsVendorOptions = false;
   private readonly net: LibvirtNetwork;
   private readonly log: Logger;
-  private readonly pingFreeIp: boolean;
-  private readonly holds: SuggestionHolds;
-  private readonly sweeper: NodeJS.Timeout;
-  private readonly snapshots: ShortCache<DhcpSnapshot>;
 
   constructor(o: LibvirtDhcpOptions) {
+    super(o.holdMs, o.pingFreeIp);
     this.net = o.network;
     this.log = o.log;
-    this.pingFreeIp = o.pingFreeIp;
-    this.holds = new SuggestionHolds(o.holdMs);
-    this.sweeper = setInterval(() => this.holds.sweep(), 60_000);
-    this.sweeper.unref();
-    this.snapshots = new ShortCache(1000, () => this.read());
   }
 
-  private async read(): Promise<DhcpSnapshot> {
+  protected async read(): Promise<DhcpSnapshot> {
     let xml: NetworkXml;
     let leases: LibvirtLease[];
     try {
@@ -94,30 +81,6 @@ export class LibvirtDhcpProvider implements DhcpProvider {
       leases: leases.map((l) => toLease(l)),
       reserved: ip ? [ip.address] : [],
     };
-  }
-
-  async subnets(): Promise<DhcpSubnet[]> {
-    return (await this.snapshots.get()).subnets;
-  }
-
-  async findSubnet(address: string): Promise<DhcpSubnet | undefined> {
-    return findSubnetIn((await this.snapshots.get()).subnets, address);
-  }
-
-  async subnetRecords(subnet: DhcpSubnet): Promise<SubnetRecords> {
-    return recordsIn(await this.snapshots.get(), subnet);
-  }
-
-  async findByIp(subnet: DhcpSubnet, ip: string): Promise<DhcpRecord[]> {
-    return findByIpIn(await this.snapshots.get(), subnet, ip);
-  }
-
-  async findByMac(subnet: DhcpSubnet, mac: string): Promise<DhcpRecord | undefined> {
-    return findByMacIn(await this.snapshots.get(), subnet, mac);
-  }
-
-  async unusedIp(subnet: DhcpSubnet, q: UnusedIpQuery): Promise<string | null> {
-    return unusedIpIn(await this.snapshots.get(), subnet, q, this.holds, this.pingFreeIp);
   }
 
   async createReservation(subnet: DhcpSubnet, r: NewReservation): Promise<void> {
@@ -148,10 +111,6 @@ export class LibvirtDhcpProvider implements DhcpProvider {
       this.snapshots.invalidate();
     }
     this.log.info(`network ${this.net.network}: removed the reservation of ${r.ip} for ${r.mac}`);
-  }
-
-  async close(): Promise<void> {
-    clearInterval(this.sweeper);
   }
 
   private failure(what: string, err: unknown): Error {

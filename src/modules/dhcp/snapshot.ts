@@ -1,11 +1,12 @@
 // The DHCP provider calls answered from one snapshot of a backend (its subnets, reservations and
 // leases, read afresh for each request), for backends that are re-read rather than indexed:
-// dhcp_libvirt (network XML + lease list) and dhcp_dnsmasq (its files). Both import it from here.
+// dhcp_libvirt (network XML + lease list) and dhcp_dnsmasq (its files). Both extend SnapshotReads.
 
-import { broadcastOf, maskOf, networkOf, parseIpv4, prefixLength } from '../../../../lib/isc/ipv4.ts';
-import { DhcpError } from '../../errors.ts';
-import type { DhcpRecord, DhcpSubnet, Lease, Reservation, SubnetRecords, UnusedIpQuery } from '../../provider.ts';
-import { probeAlive, searchUnusedIp, type SuggestionHolds } from '../../unused-ip.ts';
+import { broadcastOf, maskOf, networkOf, parseIpv4, prefixLength } from '../../lib/isc/ipv4.ts';
+import { DhcpError } from './errors.ts';
+import type { DhcpRecord, DhcpSubnet, Lease, Reservation, SubnetRecords, UnusedIpQuery } from './provider.ts';
+import { ShortCache } from './short-cache.ts';
+import { probeAlive, searchUnusedIp, SuggestionHolds } from './unused-ip.ts';
 
 export interface DhcpSnapshot {
   subnets: DhcpSubnet[];
@@ -113,4 +114,54 @@ export const leaseName = (mac: string): string => `lease-${mac.replace(/:/g, '')
 /** `YYYY-MM-DD HH:MM:SS UTC` of a Unix time in seconds. */
 export function utcText(seconds: number): string {
   return `${new Date(seconds * 1000).toISOString().slice(0, 19).replace('T', ' ')} UTC`;
+}
+
+/**
+ * The read side of a provider whose backend is read whole: every lookup is answered from one
+ * snapshot, shared by the requests of the same second (so a create's lookups cost one read);
+ * a write drops it (`snapshots.invalidate()`). Subclasses say how to read (`read()`).
+ */
+export abstract class SnapshotReads {
+  protected readonly snapshots: ShortCache<DhcpSnapshot>;
+  protected readonly holds: SuggestionHolds;
+  private readonly sweeper: NodeJS.Timeout;
+  private readonly pingFreeIp: boolean;
+
+  constructor(holdMs: number, pingFreeIp: boolean) {
+    this.pingFreeIp = pingFreeIp;
+    this.holds = new SuggestionHolds(holdMs);
+    this.sweeper = setInterval(() => this.holds.sweep(), 60_000);
+    this.sweeper.unref();
+    this.snapshots = new ShortCache(1000, () => this.read());
+  }
+
+  protected abstract read(): Promise<DhcpSnapshot>;
+
+  async subnets(): Promise<DhcpSubnet[]> {
+    return (await this.snapshots.get()).subnets;
+  }
+
+  async findSubnet(address: string): Promise<DhcpSubnet | undefined> {
+    return findSubnetIn((await this.snapshots.get()).subnets, address);
+  }
+
+  async subnetRecords(subnet: DhcpSubnet): Promise<SubnetRecords> {
+    return recordsIn(await this.snapshots.get(), subnet);
+  }
+
+  async findByIp(subnet: DhcpSubnet, ip: string): Promise<DhcpRecord[]> {
+    return findByIpIn(await this.snapshots.get(), subnet, ip);
+  }
+
+  async findByMac(subnet: DhcpSubnet, mac: string): Promise<DhcpRecord | undefined> {
+    return findByMacIn(await this.snapshots.get(), subnet, mac);
+  }
+
+  async unusedIp(subnet: DhcpSubnet, q: UnusedIpQuery): Promise<string | null> {
+    return unusedIpIn(await this.snapshots.get(), subnet, q, this.holds, this.pingFreeIp);
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.sweeper);
+  }
 }

@@ -7,13 +7,12 @@
 import { randomUUID } from 'node:crypto';
 import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { writeSettingsDir } from '../../src/core/testing.ts';
-import { makePki } from '../lib/certs.ts';
-import { fetchUrl, type SimpleResponse } from '../lib/https-client.ts';
-import { execFileP, freeTcpPort, removeDir, requireCommand, tempDir, waitFor } from '../lib/procs.ts';
-import { portOf, startProxyProcess, type ProxyProcess } from '../lib/proxy-process.ts';
-import { startStandInForeman, type StandInForeman } from '../lib/standin-foreman.ts';
+import type { SimpleResponse } from '../lib/https-client.ts';
+import { execFileP, removeDir, requireCommand, tempDir } from '../lib/procs.ts';
+import type { ProxyProcess } from '../lib/proxy-process.ts';
+import type { StandInForeman } from '../lib/standin-foreman.ts';
 import { startSshd, type Sshd } from '../lib/sshd.ts';
+import { startRexBench } from '../script/harness.ts';
 
 export const PLAYBOOK_ACTION = 'Proxy::Ansible::TaskLauncher::Playbook::PlaybookRunnerAction';
 /** Passphrase of the proxy's REX key (a test value; Foreman sends it as secrets.key_passphrase). */
@@ -28,7 +27,7 @@ export interface AnsibleBench {
   readonly dir: string;
   readonly sshd: Sshd;
   readonly foreman: StandInForeman;
-  proxy: ProxyProcess;
+  readonly proxy: ProxyProcess;
   /** Parent of the proxy's run directories (working_dir). */
   readonly workDir: string;
   readonly rolesDir: string;
@@ -78,8 +77,6 @@ export async function startAnsibleBench(): Promise<AnsibleBench> {
   requireCommand('ansible-runner');
   requireCommand('ansible-playbook');
   const dir = await tempDir('ansible');
-  let foreman: StandInForeman | undefined;
-  let proxy: ProxyProcess | undefined;
   let sshd: Sshd | undefined;
   try {
     sshd = await startSshd();
@@ -108,37 +105,11 @@ export async function startAnsibleBench(): Promise<AnsibleBench> {
     await mkdir(join(dir, 'cp'), { mode: 0o700 });
     const workDir = join(dir, 'work');
     await mkdir(workDir);
-
-    const pki = await makePki(dir);
-    const proxyClient = await pki.client('proxy.example.com');
-    const foremanClient = await pki.client('foreman.example.com');
-    foreman = await startStandInForeman(
-      (req) =>
-        req.path === '/foreman_tasks/api/tasks/callback'
-          ? { status: 200, headers: { 'content-type': 'application/json' }, body: '{"message":"processing"}' }
-          : { status: 404, body: 'not found' },
-      { cert: pki.serverCert, key: pki.serverKey, clientCa: pki.caCert },
-    );
-    const settings = join(dir, 'settings');
-    await writeSettingsDir(
-      settings,
-      {
-        bind_host: ['127.0.0.1'],
-        https_port: await freeTcpPort('127.0.0.1'),
-        ssl_certificate: pki.serverCert,
-        ssl_private_key: pki.serverKey,
-        ssl_ca_file: pki.caCert,
-        foreman_url: foreman.origin,
-        foreman_ssl_ca: pki.caCert,
-        foreman_ssl_cert: proxyClient.cert,
-        foreman_ssl_key: proxyClient.key,
-        trusted_hosts: ['foreman.example.com'],
-        log_file: join(dir, 'proxy.log'),
-        log_level: 'DEBUG',
-      },
-      {
-        dynflow: { ':enabled': 'https', ':database': join(dir, 'tasks.sqlite') },
-        remote_execution_ssh: { ':enabled': 'https', ':mode': 'ssh', ':ssh_identity_key_file': key, ':known_hosts_file': join(dir, 'rex_known_hosts') },
+    // The remote execution bench (dynflow + script, stand-in Foreman, test PKI) with ansible on top.
+    const rex = await startRexBench({
+      dir,
+      script: { mode: 'ssh', ssh_identity_key_file: key, known_hosts_file: join(dir, 'rex_known_hosts') },
+      files: {
         ansible: {
           ':enabled': 'https',
           ':working_dir': workDir,
@@ -148,66 +119,32 @@ export async function startAnsibleBench(): Promise<AnsibleBench> {
           ':known_hosts_file': join(dir, 'known_hosts'),
         },
       },
-    );
-    const start = (): Promise<ProxyProcess> => startProxyProcess(['--settings', settings]);
-    proxy = await start();
-    const tls = { ca: pki.caCert, ...foremanClient };
-    const seen = foreman;
+    });
     const ownSshd = sshd;
     const bench: AnsibleBench = {
       dir,
       sshd: ownSshd,
-      foreman: seen,
-      proxy,
+      foreman: rex.foreman,
+      get proxy() {
+        return rex.proxy;
+      },
       workDir,
       rolesDir,
       collectionsDir,
-      call: (method, path, body) =>
-        fetchUrl(`https://127.0.0.1:${portOf(bench.proxy, 'https')}${path}`, {
-          method,
-          tls,
-          headers: { 'content-type': 'application/json' },
-          body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
-          timeoutMs: 30_000,
-        }),
-      callbacks() {
-        const out = new Map<string, CallbackBody>();
-        for (const r of seen.requests) {
-          if (r.path !== '/foreman_tasks/api/tasks/callback') continue;
-          const body = JSON.parse(r.body.toString('utf8')) as CallbackBody;
-          out.set(body.callback.task_id, body);
-        }
-        return out;
-      },
-      async waitCallbacks(taskIds, timeoutMs = 60_000) {
-        await waitFor('callbacks', () => taskIds.every((id) => bench.callbacks().has(id)), timeoutMs, 100).catch(async (err: Error) => {
-          const missing = taskIds.filter((id) => !bench.callbacks().has(id));
-          throw new Error(`${err.message}: ${missing.length} of ${taskIds.length} missing\n${(await bench.proxyLog()).split('\n').slice(-40).join('\n')}`);
-        });
-        return bench.callbacks();
-      },
+      call: (method, path, body) => rex.call(method, path, body),
+      callbacks: () => rex.callbacks() as Map<string, CallbackBody>,
+      waitCallbacks: async (taskIds, timeoutMs = 60_000) => (await rex.waitCallbacks(taskIds, timeoutMs)) as Map<string, CallbackBody>,
       proxyLog: () => readFile(join(dir, 'proxy.log'), 'utf8').catch(() => ''),
-      async kill() {
-        const p = bench.proxy;
-        if (p.child.exitCode !== null || p.child.signalCode !== null) return;
-        const exited = new Promise((resolve) => p.child.once('exit', resolve));
-        process.kill(p.pid, 'SIGKILL');
-        await exited;
-      },
-      async restart() {
-        bench.proxy = await start();
-      },
+      kill: () => rex.kill('SIGKILL'),
+      restart: () => rex.restart(),
       async close() {
-        await bench.proxy.stop().catch(() => undefined);
-        await seen.close();
+        await rex.close();
         await ownSshd.stop();
         await removeDir(dir);
       },
     };
     return bench;
   } catch (err) {
-    await proxy?.stop().catch(() => undefined);
-    await foreman?.close();
     await sshd?.stop();
     await removeDir(dir);
     throw err;

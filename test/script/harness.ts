@@ -58,6 +58,8 @@ export interface BenchOptions {
   dynflow?: Record<string, unknown>;
   /** Extra settings.yml keys. */
   global?: Record<string, unknown>;
+  /** Other settings.d files (name → keys with their leading colons), e.g. `ansible`. */
+  files?: Record<string, Record<string, unknown>>;
   /** Use this directory (and PKI) instead of a new one (e.g. shared with mosquitto). */
   dir?: string;
   pki?: Pki;
@@ -101,6 +103,7 @@ export async function startRexBench(opts: BenchOptions): Promise<RexBench> {
       {
         dynflow: { ':enabled': 'https', ':database': join(dir, 'tasks.sqlite'), ...prefixed(opts.dynflow ?? {}) },
         remote_execution_ssh: { ':enabled': 'https', ...prefixed(opts.script) },
+        ...opts.files,
       },
     );
     const start = (): Promise<ProxyProcess> => startProxyProcess(['--settings', settings]);

@@ -56,12 +56,13 @@ test('a settings.d file enabling a module this proxy lacks is reported by check 
   try {
     const files = {
       logs: ':enabled: true\n',
-      openscap: ':enabled: https\n:openscap_send_log_file: /var/log/foreman-proxy/cron.log\n',
-      ansible: '---\n:enabled: true\n',
+      // plugins this proxy does not have (spec plugins.md §8.2, §8.3)
+      omaha: ':enabled: https\n:contentpath: /var/lib/foreman-proxy/omaha/content\n',
+      acd: '---\n:enabled: true\n',
       // not reported: a known module's file, a provider's file, a disabled unknown module, a file without enabled
       dhcp: ':enabled: false\n',
       dhcp_isc: ':config: /etc/dhcp/dhcpd.conf\n',
-      salt: ':enabled: false\n',
+      monitoring: ':enabled: false\n',
       notes: ':anything: 1\n',
     };
     await writeSettingsDir(dir, { http_port: 0, bind_host: '127.0.0.1', log_file: log }, files);
@@ -70,8 +71,8 @@ test('a settings.d file enabling a module this proxy lacks is reported by check 
     const warnings = r.stdout.split('\n').filter((l) => l.startsWith('warning: '));
     const d = (name: string): string => join(dir, 'settings.d', name);
     assert.deepEqual(warnings, [
-      `warning: ${d('ansible.yml')} enables module 'ansible', which this proxy does not have; ignored`,
-      `warning: ${d('openscap.yml')} enables module 'openscap', which this proxy does not have; ignored`,
+      `warning: ${d('acd.yml')} enables module 'acd', which this proxy does not have; ignored`,
+      `warning: ${d('omaha.yml')} enables module 'omaha', which this proxy does not have; ignored`,
     ]);
     assert.match(r.stdout, /^settings OK$/m);
 
@@ -80,8 +81,8 @@ test('a settings.d file enabling a module this proxy lacks is reported by check 
       await waitFor('the start-up log', async () => (await readFile(log, 'utf8')).includes('Smart proxy has launched'));
       const lines = (await readFile(log, 'utf8')).split('\n').filter((l) => l.includes('which this proxy does not have'));
       assert.equal(lines.length, 2, lines.join('\n'));
-      assert.match(lines[0], new RegExp(`\\[W\\] ${d('ansible.yml').replace(/[.]/g, '\\.')} enables module 'ansible', which this proxy does not have; ignored$`));
-      assert.match(lines[1], /\[W\] .*openscap\.yml enables module 'openscap'/);
+      assert.match(lines[0], new RegExp(`\\[W\\] ${d('acd.yml').replace(/[.]/g, '\\.')} enables module 'acd', which this proxy does not have; ignored$`));
+      assert.match(lines[1], /\[W\] .*omaha\.yml enables module 'omaha'/);
     } finally {
       assert.equal(await p.stop(), 0);
     }

@@ -22,7 +22,7 @@ export interface AppOptions {
   /** Modules to mount on this listener (already filtered by state, enabled and audience). */
   mounted: readonly ModuleRecord[];
   log: Logger;
-  /** This proxy's metrics: requests by module, route and status (issue 13 fills this in). */
+  /** This proxy's metrics: requests by module, route pattern, method and status. */
   metrics: ProxyMetrics;
   version: string;
   /** Capabilities a provider adds to its module's (from the catalogue). */

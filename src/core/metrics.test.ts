@@ -166,3 +166,19 @@ test('instrumentProvider: times every async call and counts failures by error la
   );
   assert.equal(await sampleValue(m, 'smart_proxy_backend_call_errors_total', { method: 'lookup' }), undefined);
 });
+
+test('instrumentProvider: a getter reading a #private field works through the wrapper', async () => {
+  class Backend {
+    #calls = 0;
+    get calls(): number {
+      return this.#calls;
+    }
+    async ping(): Promise<string> {
+      this.#calls++;
+      return 'pong';
+    }
+  }
+  const wrapped = instrumentProvider('dns', 'dns_test', new Backend(), new ProxyMetrics());
+  assert.equal(await wrapped.ping(), 'pong');
+  assert.equal(wrapped.calls, 1);
+});

@@ -339,7 +339,8 @@ export function instrumentProvider<P extends object>(moduleName: string, provide
   const wrapped = new Map<PropertyKey, unknown>();
   return new Proxy(provider, {
     get(target, property, receiver) {
-      const value: unknown = Reflect.get(target, property, receiver);
+      // The target itself as `this` of getters: a getter reading a #private field fails on the proxy.
+      const value: unknown = Reflect.get(target, property);
       // `then` must stay absent (an awaited provider is not a thenable); `close` is lifecycle, not backend.
       if (typeof value !== 'function' || typeof property === 'symbol' || property === 'constructor' || property === 'then' || property === 'close') {
         return value;

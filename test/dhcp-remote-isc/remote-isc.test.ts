@@ -8,27 +8,11 @@ import assert from 'node:assert/strict';
 import { appendFile, mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startTestProxy, type TestProxy } from '../../src/core/testing.ts';
-import { dhcpConformance, type BackendReservation } from '../lib/dhcp-conformance.ts';
+import { dhcpConformance } from '../lib/dhcp-conformance.ts';
 import { execFileP, removeDir, tempDir } from '../lib/procs.ts';
-import { startIscEnv, type IscEnv } from '../dhcp/isc-env.ts';
+import { hostFromLeases, startIscEnv, type IscEnv } from '../dhcp/isc-env.ts';
 
 const NET = '192.168.122.0';
-
-/** The reservation of `mac` per dhcpd's leases file: the last host declaration wins, `deleted;` removes. */
-function reservationInLeases(text: string, mac: string): BackendReservation | undefined {
-  const byName = new Map<string, BackendReservation | undefined>();
-  for (const m of text.matchAll(/host\s+(\S+)\s*\{([^}]*)\}/g)) {
-    const [, name, body] = m;
-    if (/\bdeleted;/.test(body)) {
-      byName.set(name, undefined);
-      continue;
-    }
-    const hw = /hardware ethernet ([0-9a-f:]+);/i.exec(body)?.[1]?.toLowerCase();
-    const ip = /fixed-address ([0-9.]+);/.exec(body)?.[1];
-    if (hw && ip) byName.set(name, { ip, mac: hw });
-  }
-  return [...byName.values()].find((r) => r?.mac === mac);
-}
 
 describe('/dhcp with dhcp_remote_isc: dhcpd files through a mount, OMAPI over the network', { timeout: 240_000 }, () => {
   let env: IscEnv;
@@ -73,7 +57,7 @@ describe('/dhcp with dhcp_remote_isc: dhcpd files through a mount, OMAPI over th
       network: NET,
       netmask: '255.255.255.0',
       freePair: ['192.168.122.120', '192.168.122.121'],
-      reservation: async (mac) => reservationInLeases(await readFile(env.leases, 'utf8'), mac),
+      reservation: async (mac) => hostFromLeases(await readFile(env.leases, 'utf8'), mac),
     }));
   });
 

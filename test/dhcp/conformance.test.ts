@@ -5,27 +5,8 @@
 import { after, before, describe } from 'node:test';
 import { readFile } from 'node:fs/promises';
 import { startTestProxy, type TestProxy } from '../../src/core/testing.ts';
-import { dhcpConformance, type BackendReservation } from '../lib/dhcp-conformance.ts';
-import { envProxyFiles, startIscEnv, type IscEnv } from './isc-env.ts';
-
-/**
- * What dhcpd's leases file says of `mac` now: host declarations are appended in order, and a
- * deletion is a later declaration of the same host name with `deleted;` (and no address).
- */
-export function hostFromLeases(text: string, mac: string): BackendReservation | undefined {
-  const byName = new Map<string, BackendReservation | undefined>();
-  for (const m of text.matchAll(/host\s+(\S+)\s*\{([^}]*)\}/g)) {
-    const [, name, body] = m;
-    if (/\bdeleted;/.test(body)) {
-      byName.set(name, undefined);
-      continue;
-    }
-    const hw = /hardware ethernet ([0-9a-f:]+);/i.exec(body)?.[1]?.toLowerCase();
-    const ip = /fixed-address ([0-9.]+);/.exec(body)?.[1];
-    if (hw && ip) byName.set(name, { ip, mac: hw });
-  }
-  return [...byName.values()].find((r) => r?.mac === mac);
-}
+import { dhcpConformance } from '../lib/dhcp-conformance.ts';
+import { envProxyFiles, hostFromLeases, startIscEnv, type IscEnv } from './isc-env.ts';
 
 describe('dhcp conformance: dhcp_isc against a real dhcpd', { timeout: 180_000 }, () => {
   let env: IscEnv;

@@ -21,6 +21,7 @@ import {
   sleep,
   type Daemon,
 } from '../lib/procs.ts';
+import type { BackendReservation } from '../lib/dhcp-conformance.ts';
 
 export interface IscEnv {
   dir: string;
@@ -252,4 +253,23 @@ export function iscProxyFiles(o: {
 /** iscProxyFiles for the dhcpd of `env`. */
 export function envProxyFiles(env: IscEnv, omapiTimeout: number): Record<string, Record<string, unknown>> {
   return iscProxyFiles({ config: env.conf, leases: env.leases, omapiPort: env.omapiPort, omapiTimeout, key: { name: env.keyName, secret: env.keySecret } });
+}
+
+/**
+ * What dhcpd's leases file says of `mac` now: host declarations are appended in order, and a
+ * deletion is a later declaration of the same host name with `deleted;` (and no address).
+ */
+export function hostFromLeases(text: string, mac: string): BackendReservation | undefined {
+  const byName = new Map<string, BackendReservation | undefined>();
+  for (const m of text.matchAll(/host\s+(\S+)\s*\{([^}]*)\}/g)) {
+    const [, name, body] = m;
+    if (/\bdeleted;/.test(body)) {
+      byName.set(name, undefined);
+      continue;
+    }
+    const hw = /hardware ethernet ([0-9a-f:]+);/i.exec(body)?.[1]?.toLowerCase();
+    const ip = /fixed-address ([0-9.]+);/.exec(body)?.[1];
+    if (hw && ip) byName.set(name, { ip, mac: hw });
+  }
+  return [...byName.values()].find((r) => r?.mac === mac);
 }

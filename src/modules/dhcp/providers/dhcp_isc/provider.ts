@@ -234,6 +234,37 @@ export class IscProvider implements DhcpProvider {
   }
 }
 
+/** The provider's options from its checked settings (dhcp_isc's and dhcp_remote_isc's alike). */
+export function iscProviderOptions(
+  s: {
+    config: string;
+    leases: string;
+    server: string;
+    omapi_port: number;
+    key_name?: string;
+    key_secret?: string;
+    key_algorithm?: string;
+    omapi_timeout: number;
+    blacklist_duration_minutes: number;
+    ping_free_ip: boolean;
+  },
+  ctx: { global: { dnsResolvTimeouts: readonly number[] }; log: Logger },
+): IscProviderOptions {
+  return {
+    config: s.config,
+    leases: s.leases,
+    server: s.server,
+    omapiPort: s.omapi_port,
+    key: s.key_name && s.key_secret ? { name: s.key_name, secret: s.key_secret, algorithm: s.key_algorithm } : undefined,
+    omapiTimeoutMs: s.omapi_timeout * 1000,
+    // QUIRK kept from the reference: the "minutes" setting is used as seconds.
+    holdSeconds: s.blacklist_duration_minutes,
+    pingFreeIp: s.ping_free_ip,
+    resolveA: resolverWithTimeouts(ctx.global.dnsResolvTimeouts),
+    log: ctx.log,
+  };
+}
+
 /** OMAPI and suggestion settings, the same for dhcpd here and on another host (dhcp_remote_isc). */
 export const ISC_OMAPI_SETTINGS = {
   omapi_port: setting.port({ default: 7911, description: "dhcpd's OMAPI port, on dhcp.yml's server." }),
@@ -286,19 +317,7 @@ export default defineProvider({
   }),
   async create(ctx) {
     const s = ctx.settings;
-    const provider = new IscProvider({
-      config: s.config,
-      leases: s.leases,
-      server: s.server,
-      omapiPort: s.omapi_port,
-      key: s.key_name && s.key_secret ? { name: s.key_name, secret: s.key_secret, algorithm: s.key_algorithm } : undefined,
-      omapiTimeoutMs: s.omapi_timeout * 1000,
-      // QUIRK kept from the reference: the "minutes" setting is used as seconds.
-      holdSeconds: s.blacklist_duration_minutes,
-      pingFreeIp: s.ping_free_ip,
-      resolveA: resolverWithTimeouts(ctx.global.dnsResolvTimeouts),
-      log: ctx.log,
-    });
+    const provider = new IscProvider(iscProviderOptions(s, ctx));
     // Reads dhcpd.conf and dhcpd.leases (so `smart-proxy check` tries them); OMAPI connects on
     // the first write, so dhcpd need not be running yet.
     try {

@@ -12,8 +12,7 @@ import { defineProvider } from '../../../../core/module.ts';
 import * as setting from '../../../../core/settings/schema.ts';
 import { DHCP_SETTINGS } from '../../module.ts';
 import type { DhcpProvider, DhcpRecord, DhcpSubnet, NewReservation, Reservation, SubnetRecords, UnusedIpQuery } from '../../provider.ts';
-import { ISC_OMAPI_SETTINGS, IscProvider, type IscProviderOptions } from '../dhcp_isc/provider.ts';
-import { resolverWithTimeouts } from '../dhcp_isc/statements.ts';
+import { ISC_OMAPI_SETTINGS, IscProvider, iscProviderOptions, type IscProviderOptions } from '../dhcp_isc/provider.ts';
 
 /** What identifies one version of a file for "has it changed" (mtime alone misses same-second edits). */
 function fileVersion(st: { ino: number; size: number; mtimeMs: number }): string {
@@ -162,18 +161,6 @@ export default defineProvider({
     const s = ctx.settings;
     // Reads both files at start (so `smart-proxy check` tries the mount); OMAPI connects on the
     // first write, so the remote dhcpd need not be reachable yet.
-    return RemoteIscProvider.open({
-      config: s.config,
-      leases: s.leases,
-      server: s.server,
-      omapiPort: s.omapi_port,
-      key: s.key_name && s.key_secret ? { name: s.key_name, secret: s.key_secret, algorithm: s.key_algorithm } : undefined,
-      omapiTimeoutMs: s.omapi_timeout * 1000,
-      // QUIRK kept from the reference: the "minutes" setting is used as seconds.
-      holdSeconds: s.blacklist_duration_minutes,
-      pingFreeIp: s.ping_free_ip,
-      resolveA: resolverWithTimeouts(ctx.global.dnsResolvTimeouts),
-      log: ctx.log,
-    });
+    return RemoteIscProvider.open(iscProviderOptions(s, ctx));
   },
 });

@@ -17,6 +17,7 @@ import { createForemanClient } from '../../lib/http/foreman.ts';
 import { writeFileAtomic } from '../../lib/fs/atomic.ts';
 import { exposeSpoolMetrics } from '../../lib/spool/metrics.ts';
 import { Spool, SpoolFullError, type DeliveryOutcome, type SpoolItem } from '../../lib/spool/spool.ts';
+import { spoolLimits } from '../../lib/spool/settings.ts';
 import { DecompressError, parseCompressedArf } from './arf.ts';
 import { XmlStreamParser, XmlSyntaxError, localName } from './xml-stream.ts';
 import { OpenscapError } from './errors.ts';
@@ -193,10 +194,7 @@ async function createOpenscap(ctx: ModuleContext<OpenscapSettings>): Promise<Mod
   const spool = new Spool({
     file: join(s.spooldir, 'spool.sqlite'),
     name: 'openscap spool',
-    maxItems: s.spool_max_reports,
-    maxBytes: s.spool_max_bytes,
-    retryInitialMs: Math.round(s.spool_retry_initial * 1000),
-    retryMaxMs: Math.round(s.spool_retry_max * 1000),
+    ...spoolLimits(s),
     deliver,
     log,
   });

@@ -5,6 +5,7 @@
 
 import { defineModule } from '../../core/module.ts';
 import * as setting from '../../core/settings/schema.ts';
+import { spoolSettings } from '../../lib/spool/settings.ts';
 
 export const OPENSCAP_SETTINGS = setting.settings({
   spooldir: setting.string({ default: '/var/spool/foreman-proxy/openscap', description: 'Reports not yet accepted by Foreman: the spool database and the originals waiting for their Foreman id.' }),
@@ -31,16 +32,7 @@ export const OPENSCAP_SETTINGS = setting.settings({
     extension: true,
     description: "How long an upload waits for Foreman's answer once the report is spooled; after that (or at once while Foreman is down) the host gets 202 and the report is delivered later.",
   }),
-  spool_max_reports: setting.integer({ default: 100000, minimum: 1, maximum: 10000000, extension: true, description: 'Most reports held in the spool; uploads beyond it get 503.' }),
-  spool_max_bytes: setting.integer({
-    default: 4 * 1024 * 1024 * 1024,
-    minimum: 1024,
-    unit: 'bytes',
-    extension: true,
-    description: 'Most bytes of parsed summaries held in the spool database; uploads beyond it get 503.',
-  }),
-  spool_retry_initial: setting.number({ default: 5, exclusiveMinimum: 0, maximum: 3600, unit: 'seconds', extension: true, description: 'First retry delay after Foreman failed; doubled per failure.' }),
-  spool_retry_max: setting.number({ default: 300, exclusiveMinimum: 0, maximum: 86400, unit: 'seconds', extension: true, description: 'Longest retry delay while Foreman stays down.' }),
+  ...spoolSettings({ default: 4 * 1024 * 1024 * 1024, description: 'Most bytes of parsed summaries held in the spool database; uploads beyond it get 503.' }),
   parse_concurrency: setting.integer({ default: 4, minimum: 1, maximum: 256, extension: true, description: 'Reports decompressed and parsed at once; further uploads wait.' }),
   max_report_size: setting.integer({
     default: 64 * 1024 * 1024,

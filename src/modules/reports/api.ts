@@ -11,6 +11,7 @@ import { HttpClientError, type HttpClient } from '../../lib/http/client.ts';
 import { createForemanClient } from '../../lib/http/foreman.ts';
 import { exposeSpoolMetrics } from '../../lib/spool/metrics.ts';
 import { Spool, SpoolFullError, type DeliveryOutcome, type SpoolItem } from '../../lib/spool/spool.ts';
+import { spoolLimits } from '../../lib/spool/settings.ts';
 import { convertAnsible, convertPuppet, type Converted } from './convert.ts';
 import { ReportsError } from './errors.ts';
 import type { REPORTS_SETTINGS } from './module.ts';
@@ -80,10 +81,7 @@ export async function reportsModule(ctx: ModuleContext<ReportsSettings>): Promis
   const spool = new Spool({
     file: join(s.spool_dir, 'spool.sqlite'),
     name: 'reports spool',
-    maxItems: s.spool_max_reports,
-    maxBytes: s.spool_max_bytes,
-    retryInitialMs: Math.round(s.spool_retry_initial * 1000),
-    retryMaxMs: Math.round(s.spool_retry_max * 1000),
+    ...spoolLimits(s),
     deliver,
     log,
   });

@@ -4,6 +4,7 @@
 
 import { defineModule } from '../../core/module.ts';
 import * as setting from '../../core/settings/schema.ts';
+import { spoolSettings } from '../../lib/spool/settings.ts';
 
 export const REPORTS_SETTINGS = setting.settings({
   reported_proxy_hostname: setting.string({ description: "Proxy name put in every report (default: this machine's host name)." }),
@@ -13,10 +14,7 @@ export const REPORTS_SETTINGS = setting.settings({
   override_hostname: setting.string({ description: 'Development only: host name put in every report instead of the one reported.' }),
   incoming_save_dir: setting.string({ description: 'Development only: save every raw input as <format>-<time>.<yaml|json> here.' }),
   timeout: setting.number({ default: 60, exclusiveMinimum: 0, maximum: 3600, unit: 'seconds', extension: true, description: 'Deadline of one upload to Foreman.' }),
-  spool_max_reports: setting.integer({ default: 100000, minimum: 1, maximum: 10000000, extension: true, description: 'Most reports held in the spool; uploads beyond it get 503.' }),
-  spool_max_bytes: setting.integer({ default: 2 * 1024 * 1024 * 1024, minimum: 1024, unit: 'bytes', extension: true, description: 'Most bytes held in the spool; uploads beyond it get 503.' }),
-  spool_retry_initial: setting.number({ default: 5, exclusiveMinimum: 0, maximum: 3600, unit: 'seconds', extension: true, description: 'First retry delay after Foreman failed; doubled per failure.' }),
-  spool_retry_max: setting.number({ default: 300, exclusiveMinimum: 0, maximum: 86400, unit: 'seconds', extension: true, description: 'Longest retry delay while Foreman stays down.' }),
+  ...spoolSettings({ default: 2 * 1024 * 1024 * 1024, description: 'Most bytes held in the spool; uploads beyond it get 503.' }),
 });
 
 export default defineModule({

@@ -5,25 +5,12 @@
 // baselines measured in the same run: the stand-in hit directly, and the proxy without the cap.
 // Run: npm run bench -- registration-load
 
+import autocannon from 'autocannon';
 import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { tempDir, removeDir } from '../test/lib/procs.ts';
 import { startProxyProcess, portOf } from '../test/lib/proxy-process.ts';
 import { writeSettingsDir } from '../src/core/testing.ts';
 import { startStandInForeman } from '../test/lib/standin-foreman.ts';
-
-// autocannon ships no type declarations; these are the parts used here
-interface LoadResult {
-  '2xx': number;
-  non2xx: number;
-  errors: number;
-  timeouts: number;
-  mismatches: number;
-  duration: number;
-  latency: { p50: number; p99: number; max: number };
-}
-type Autocannon = (options: Record<string, unknown>) => Promise<LoadResult>;
-const autocannon = createRequire(import.meta.url)('autocannon') as Autocannon;
 
 const HOSTS = Number(process.env.BENCH_HOSTS ?? 1000);
 const FOREMAN_MS = 200;
@@ -49,7 +36,7 @@ function rssMb(pid: number): number {
   return m ? Number(m[1]) / 1024 : NaN;
 }
 
-async function burst(url: string): Promise<LoadResult> {
+async function burst(url: string): Promise<autocannon.Result> {
   return autocannon({
     url,
     connections: HOSTS,
@@ -74,7 +61,7 @@ async function main(): Promise<void> {
     foreman.maxInFlight = 0;
   };
   const results: RunResult[] = [];
-  const summarise = (label: string, r: LoadResult, extra: Partial<RunResult> = {}): RunResult => ({
+  const summarise = (label: string, r: autocannon.Result, extra: Partial<RunResult> = {}): RunResult => ({
     label,
     ok: r['2xx'] - r.mismatches,
     failed: r.non2xx + r.errors + r.timeouts + r.mismatches,

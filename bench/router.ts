@@ -11,6 +11,7 @@
 // the instance share its cores, so the share is the worst case of a router on the same host.
 // Run: npm run bench -- router   (BENCH_SECONDS, BENCH_ROUNDS, BENCH_CONNECTIONS to vary)
 
+import autocannon from 'autocannon';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
@@ -24,19 +25,6 @@ import { makePki } from '../test/lib/certs.ts';
 import { portOf, startProxyProcess, type ProxyProcess } from '../test/lib/proxy-process.ts';
 import { fetchUrl } from '../test/lib/https-client.ts';
 import { writeSettingsDir } from '../src/core/testing.ts';
-
-// autocannon ships no type declarations; these are the parts used here
-interface LoadResult {
-  '2xx': number;
-  non2xx: number;
-  errors: number;
-  timeouts: number;
-  requests: { average: number };
-  throughput: { average: number };
-  latency: { p50: number; p99: number };
-}
-type Autocannon = (options: Record<string, unknown>) => Promise<LoadResult>;
-const autocannon = createRequire(import.meta.url)('autocannon') as Autocannon;
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);

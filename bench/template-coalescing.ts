@@ -6,25 +6,12 @@
 // time of the burst, latency and the proxy's RSS.
 // Run: npm run bench -- template-coalescing
 
+import autocannon from 'autocannon';
 import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { tempDir, removeDir } from '../test/lib/procs.ts';
 import { startProxyProcess, portOf } from '../test/lib/proxy-process.ts';
 import { writeSettingsDir } from '../src/core/testing.ts';
 import { startStandInForeman } from '../test/lib/standin-foreman.ts';
-
-// autocannon ships no type declarations; these are the parts used here
-interface LoadResult {
-  '2xx': number;
-  non2xx: number;
-  errors: number;
-  timeouts: number;
-  mismatches: number;
-  duration: number;
-  latency: { p50: number; p99: number; max: number };
-}
-type Autocannon = (options: Record<string, unknown>) => Promise<LoadResult>;
-const autocannon = createRequire(import.meta.url)('autocannon') as Autocannon;
 
 const HOSTS = Number(process.env.BENCH_HOSTS ?? 1000);
 const FOREMAN_MS = 200;

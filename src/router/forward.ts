@@ -5,32 +5,17 @@
 
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { errors as undiciErrors, type Dispatcher } from 'undici';
-import { clientAddress } from '../lib/http/forwarding.ts';
+import { clientAddress, connectionTokens, HOP_BY_HOP_HEADERS } from '../lib/http/forwarding.ts';
 
-/** Headers of one connection, not of the request or response (RFC 9110 §7.6.1), plus `proxy` (httpoxy). */
+/** Headers of one connection, not of the request or response, the proxy-auth pair, and `proxy` (httpoxy). */
 const HOP_BY_HOP = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-connection',
+  ...HOP_BY_HOP_HEADERS,
   'proxy-authenticate',
   'proxy-authorization',
-  'te',
-  'trailer',
-  'transfer-encoding',
-  'upgrade',
-  'http2-settings',
   'proxy',
   // Node's server already answered `100 Continue`; the instance must not wait for a second one.
   'expect',
 ]);
-
-/** Names listed in `Connection` are hop-by-hop for this message too. */
-function connectionTokens(value: string | string[] | undefined): Set<string> | undefined {
-  if (value === undefined) return undefined;
-  const out = new Set<string>();
-  for (const v of Array.isArray(value) ? value : [value]) for (const t of v.split(',')) out.add(t.trim().toLowerCase());
-  return out;
-}
 
 export interface ForwardedFor {
   /** `http` or `https`: how the client reached the router. */
@@ -50,7 +35,7 @@ export function upstreamHeaders(req: IncomingMessage, forwarded: ForwardedFor): 
   const out: Record<string, string | string[]> = {};
   for (const name in incoming) {
     const value = incoming[name];
-    if (value === undefined || HOP_BY_HOP.has(name) || tokens?.has(name)) continue;
+    if (value === undefined || HOP_BY_HOP.has(name) || tokens.has(name)) continue;
     // Host is the instance's own (undici sets it, and derives the TLS server name from it); the
     // client's travels as X-Forwarded-Host, which the proxy's modules read first.
     if (name === 'host' || name === 'x-forwarded-proto' || name === 'x-forwarded-host' || name === 'x-forwarded-for') continue;
@@ -70,7 +55,7 @@ export function downstreamHeaders(headers: IncomingHttpHeaders): IncomingHttpHea
   const tokens = connectionTokens(headers.connection);
   const out: IncomingHttpHeaders = {};
   for (const name in headers) {
-    if (HOP_BY_HOP.has(name) || tokens?.has(name)) continue;
+    if (HOP_BY_HOP.has(name) || tokens.has(name)) continue;
     out[name] = headers[name];
   }
   return out;

@@ -48,11 +48,11 @@ export function buildQuery(pairs: Iterable<readonly [string, QueryValue]>): stri
 
 // Headers that describe one connection, not the request, or that the client library computes
 // itself; forwarding them would corrupt the upstream request (undici refuses several of them).
-const NOT_FORWARDED = new Set([
-  'host',
-  'version',
-  'content-length',
-  'content-type',
+/**
+ * Headers that describe one connection, never the message (RFC 9110 §7.6.1, plus HTTP/2's
+ * settings): no relay copies them. Each relay adds what it also sets or must not pass on.
+ */
+export const HOP_BY_HOP_HEADERS: readonly string[] = [
   'connection',
   'keep-alive',
   'proxy-connection',
@@ -60,14 +60,30 @@ const NOT_FORWARDED = new Set([
   'te',
   'trailer',
   'upgrade',
-  'expect',
   'http2-settings',
+];
+
+/** The names a message's `Connection` header lists: hop-by-hop for that message too (lower case). */
+export function connectionTokens(connection: string | string[] | undefined): Set<string> {
+  const out = new Set<string>();
+  for (const v of Array.isArray(connection) ? connection : connection ? [connection] : []) {
+    for (const token of v.split(',')) out.add(token.trim().toLowerCase());
+  }
+  return out;
+}
+
+const NOT_FORWARDED = new Set([
+  ...HOP_BY_HOP_HEADERS,
+  'host',
+  'version',
+  'content-length',
+  'content-type',
+  'expect',
   // we ask Foreman for an identity body, so what reaches the host is exactly what Foreman rendered
   'accept-encoding',
   // httpoxy: a `Proxy` header must never look like proxy configuration downstream
   'proxy',
 ]);
-
 export interface ForwardOptions {
   /** Extra lower-case names not to forward (e.g. x-forwarded-for when the proxy sets its own). */
   drop?: readonly string[];
@@ -84,16 +100,12 @@ export function forwardedHeaders(
   options: ForwardOptions = {},
 ): Record<string, string> {
   const drop = new Set(options.drop ?? []);
-  const connectionTokens = new Set<string>();
-  const connection = incoming['connection'];
-  for (const v of Array.isArray(connection) ? connection : connection ? [connection] : []) {
-    for (const token of v.split(',')) connectionTokens.add(token.trim().toLowerCase());
-  }
+  const listed = connectionTokens(incoming['connection']);
   const out: Record<string, string> = {};
   for (const [rawName, value] of Object.entries(incoming)) {
     if (value === undefined) continue;
     const name = rawName.toLowerCase();
-    if (name.startsWith(':') || NOT_FORWARDED.has(name) || drop.has(name) || connectionTokens.has(name)) continue;
+    if (name.startsWith(':') || NOT_FORWARDED.has(name) || drop.has(name) || listed.has(name)) continue;
     out[name] = Array.isArray(value) ? value.join(', ') : value;
   }
   return out;

@@ -5,6 +5,7 @@
 
 import type { TLSSocket } from 'node:tls';
 import type { Socket } from 'node:net';
+import { connectionTokens, HOP_BY_HOP_HEADERS } from '../../lib/http/forwarding.ts';
 
 /**
  * Names (lower case, `_` read as `-`, since Rack maps both spellings to one variable) that carry a
@@ -26,14 +27,7 @@ const FRONTEND_IDENTITY_HEADERS = new Set(['x-rhsm-ssl-client-cert', 'x-client-c
 
 /** Describe one connection or are recomputed by the relay; never copied across it. */
 const HOP_BY_HOP = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'transfer-encoding',
-  'te',
-  'trailer',
-  'upgrade',
-  'http2-settings',
+  ...HOP_BY_HOP_HEADERS,
   'host',
   'expect',
   // httpoxy: a `Proxy` header must never look like proxy configuration downstream
@@ -44,15 +38,6 @@ const HOP_BY_HOP = new Set([
 const SET_BY_RELAY = new Set(['x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-server']);
 
 type IncomingHeaders = Record<string, string | string[] | undefined>;
-
-function connectionTokens(headers: IncomingHeaders): Set<string> {
-  const out = new Set<string>();
-  const value = headers['connection'];
-  for (const v of Array.isArray(value) ? value : value ? [value] : []) {
-    for (const token of v.split(',')) out.add(token.trim().toLowerCase());
-  }
-  return out;
-}
 
 function canonical(name: string): string {
   return name.toLowerCase().replace(/_/g, '-');
@@ -69,7 +54,7 @@ export interface RelayHeaderOptions {
 
 /** The host's headers as they go upstream. */
 export function upstreamRequestHeaders(incoming: IncomingHeaders, options: RelayHeaderOptions): Record<string, string> {
-  const tokens = connectionTokens(incoming);
+  const tokens = connectionTokens(incoming['connection']);
   const out: Record<string, string> = {};
   let forwardedFor: string | undefined;
   for (const [rawName, value] of Object.entries(incoming)) {
@@ -92,7 +77,7 @@ export function upstreamRequestHeaders(incoming: IncomingHeaders, options: Relay
 
 /** The upstream's response headers as they go to the host. */
 export function downstreamResponseHeaders(upstream: IncomingHeaders): Record<string, string | string[]> {
-  const tokens = connectionTokens(upstream);
+  const tokens = connectionTokens(upstream['connection']);
   const out: Record<string, string | string[]> = {};
   for (const [rawName, value] of Object.entries(upstream)) {
     if (value === undefined) continue;

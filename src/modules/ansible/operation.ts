@@ -6,7 +6,7 @@
 // each host task then finishes on its own, and the engine sends each host's callback to Foreman.
 
 import { randomUUID } from 'node:crypto';
-import { access, mkdir, mkdtemp, readFile, rm, symlink, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, symlink, unlink, writeFile } from 'node:fs/promises';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify as toYaml } from 'yaml';
@@ -18,6 +18,7 @@ import { EventRouter, type Entry, type RunnerEvent } from './events.ts';
 import { LEGACY_PLAYBOOK_ACTION, PLAYBOOK_ACTION, buildInventory, knownHostsNames, tagsOf, validateHostInput, verbosityOf, withoutPasswords, type RunHost } from './inventory.ts';
 import type { AnsiblePaths } from './listing.ts';
 import { findCommand, startRunner, type RunnerProcess } from './runner.ts';
+import { pathExists } from '../../lib/fs/exists.ts';
 
 export const OPERATION_NAME = 'ansible-runner';
 /** Prefix of the private run directories (a restarted proxy removes the ones it left). */
@@ -78,15 +79,6 @@ function now(): number {
 
 function debug(text: string): Entry {
   return { output_type: 'debug', output: text, timestamp: now() };
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await access(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 function str(v: unknown): string | undefined {
@@ -296,7 +288,7 @@ export class AnsibleOperation implements Operation {
     // change PATH, so with one the shell's answer (exit 127) is awaited instead.
     const missing = `${o.runnerCommand} was not found on the proxy (PATH=${env.PATH ?? ''}); install ansible-runner (Debian/Ubuntu: python3-ansible-runner, EL: ansible-runner) or set ansible_runner_command in ansible.yml`;
     const found = await findCommand(o.runnerCommand, env.PATH);
-    const command = found ?? ((await exists(o.environmentFile)) ? o.runnerCommand : undefined);
+    const command = found ?? ((await pathExists(o.environmentFile)) ? o.runnerCommand : undefined);
     if (command === undefined) {
       for (const h of hosts.values()) await finishOne(h, 'EXCEPTION', missing);
       return 'no_runner';
@@ -450,11 +442,7 @@ export class AnsibleOperation implements Operation {
   private async pruneKnownHosts(hostVars: readonly Record<string, unknown>[]): Promise<void> {
     const file = this.o.knownHostsFile ?? join(homedir(), '.ssh', 'known_hosts');
     if (hostVars.length === 0) return;
-    try {
-      await access(file);
-    } catch {
-      return;
-    }
+    if (!(await pathExists(file))) return;
     const keygen = await findCommand('ssh-keygen');
     if (!keygen) return;
     for (const name of new Set(hostVars.flatMap(knownHostsNames))) {

@@ -6,12 +6,12 @@
 // reference. Cancel: `== TASK ABORTED BY USER ==`, exit 1, SIGTERM (SIGKILL after a grace).
 
 import { spawn } from 'node:child_process';
-import { access } from 'node:fs/promises';
 import { Bulkhead } from '../../core/bulkhead.ts';
 import type { Logger } from '../../core/logging-types.ts';
 import type { Operation, OutputEntry, TaskHandle } from '../dynflow/types.ts';
 import { asSaltUser, proxyPath } from './commands.ts';
 import { minionProblem } from './names.ts';
+import { pathExists } from '../../lib/fs/exists.ts';
 
 /** What Foreman's RemoteExecutionProvider sends; the reference ran any action class as a salt run. */
 export const RUN_SCRIPT_ACTION = 'Proxy::RemoteExecution::Ssh::Actions::RunScript';
@@ -36,15 +36,6 @@ function entry(type: OutputEntry['output_type'], output: string): Omit<OutputEnt
 /** The minion a task targets: `name` (foreman_salt adds it), else `hostname`. */
 export function minionOf(input: Record<string, unknown>): unknown {
   return typeof input.name === 'string' && input.name !== '' ? input.name : input.hostname;
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await access(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 export class SaltOperation implements Operation {
@@ -77,7 +68,7 @@ export class SaltOperation implements Operation {
     try {
       const status = await this.o.bulkhead.run(async () => {
         const { cmd, args } = await asSaltUser(this.o.user, 'salt');
-        const argv = [...args, '--show-jid', ...((await exists(this.o.saltfile)) ? [`--saltfile=${this.o.saltfile}`] : []), minion, 'state.template_str', script];
+        const argv = [...args, '--show-jid', ...((await pathExists(this.o.saltfile)) ? [`--saltfile=${this.o.saltfile}`] : []), minion, 'state.template_str', script];
         return this.spawnRun(handle, cmd, argv, write);
       });
       await chain;

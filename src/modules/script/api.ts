@@ -2,7 +2,7 @@
 // registered on the dynflow engine, the SSH runner (push) or the MQTT publisher and dispatcher
 // (pull-mqtt), and the /ssh routes.
 
-import { access, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ModuleContext, ModuleInstance } from '../../core/module.ts';
@@ -15,21 +15,13 @@ import type { ScriptMode, ScriptSettings, SshLogLevel } from './module.ts';
 import { ScriptOperation, proxyUrlOf } from './operation.ts';
 import { PullJobs } from './pull-jobs.ts';
 import type { NotificationDispatcher, Publisher } from './pull/types.ts';
+import { pathExists } from '../../lib/fs/exists.ts';
 
 /** `~` and `~/…` are the proxy user's home directory (the reference expands them the same way). */
 export function expandHome(path: string, home = homedir()): string {
   if (path === '~') return home;
   if (path.startsWith('~/')) return `${home}${path.slice(1)}`;
   return path;
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await access(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 // Verbosity order of the proxy's log levels and of ssh_log_level; WARN (not one of ssh's names)
@@ -41,12 +33,12 @@ const RECONCILE_INTERVAL_MS = 30_000;
 
 /** The problems with the SSH key material the proxy needs to log in, or undefined. */
 export async function keyProblem(s: ScriptSettings, keyFile: string): Promise<string | undefined> {
-  if (!(await exists(keyFile))) return `SSH private key file ${keyFile} doesn't exist.\nYou can generate one with \`ssh-keygen -t rsa -b 4096 -f ${keyFile} -N ''\``;
-  if (!(await exists(`${keyFile}.pub`))) return `SSH public key file ${keyFile}.pub doesn't exist`;
+  if (!(await pathExists(keyFile))) return `SSH private key file ${keyFile} doesn't exist.\nYou can generate one with \`ssh-keygen -t rsa -b 4096 -f ${keyFile} -N ''\``;
+  if (!(await pathExists(`${keyFile}.pub`))) return `SSH public key file ${keyFile}.pub doesn't exist`;
   if (s.ssh_user_ca_public_key_file) {
     const ca = expandHome(s.ssh_user_ca_public_key_file);
-    if (!(await exists(ca))) return `SSH CA public key file ${ca} doesn't exist`;
-    if (!(await exists(`${keyFile}-cert.pub`))) return `SSH certificate file ${keyFile}-cert.pub doesn't exist`;
+    if (!(await pathExists(ca))) return `SSH CA public key file ${ca} doesn't exist`;
+    if (!(await pathExists(`${keyFile}-cert.pub`))) return `SSH certificate file ${keyFile}-cert.pub doesn't exist`;
   }
   return undefined;
 }

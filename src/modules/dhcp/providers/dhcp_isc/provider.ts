@@ -51,6 +51,18 @@ export class IscProvider implements DhcpProvider {
   private readonly holds: SuggestionHolds;
   private sweeper: NodeJS.Timeout | undefined;
 
+  /** A provider that has read its files, or the reason it could not (nothing left open). */
+  static async started(opts: IscProviderOptions): Promise<IscProvider> {
+    const provider = new IscProvider(opts);
+    try {
+      await provider.start();
+    } catch (err) {
+      await provider.close();
+      throw err;
+    }
+    return provider;
+  }
+
   constructor(opts: IscProviderOptions) {
     this.opts = opts;
     this.writeQueueTimeoutMs = opts.omapiTimeoutMs;
@@ -317,15 +329,8 @@ export default defineProvider({
   }),
   async create(ctx) {
     const s = ctx.settings;
-    const provider = new IscProvider(iscProviderOptions(s, ctx));
     // Reads dhcpd.conf and dhcpd.leases (so `smart-proxy check` tries them); OMAPI connects on
     // the first write, so dhcpd need not be running yet.
-    try {
-      await provider.start();
-    } catch (err) {
-      await provider.close();
-      throw err;
-    }
-    return provider;
+    return IscProvider.started(iscProviderOptions(s, ctx));
   },
 });

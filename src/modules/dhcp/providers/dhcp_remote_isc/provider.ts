@@ -39,19 +39,8 @@ export class RemoteIscProvider implements DhcpProvider {
   /** Read both files (so a wrong path fails the module at start, with the reason). */
   static async open(opts: IscProviderOptions): Promise<RemoteIscProvider> {
     const version = fileVersion(await stat(opts.config));
-    const inner = await RemoteIscProvider.started(opts);
+    const inner = await IscProvider.started(opts);
     return new RemoteIscProvider(opts, inner, version);
-  }
-
-  private static async started(opts: IscProviderOptions): Promise<IscProvider> {
-    const p = new IscProvider(opts);
-    try {
-      await p.start();
-    } catch (err) {
-      await p.close();
-      throw err;
-    }
-    return p;
   }
 
   /**
@@ -77,7 +66,7 @@ export class RemoteIscProvider implements DhcpProvider {
     }
     if (version !== this.configVersion) {
       try {
-        const fresh = await RemoteIscProvider.started(this.opts);
+        const fresh = await IscProvider.started(this.opts);
         const old = this.inner;
         this.inner = fresh;
         this.configVersion = version;

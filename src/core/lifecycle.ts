@@ -331,6 +331,18 @@ export class ModuleLoader {
     this.opts.log.error(message);
   }
 
+  /** Fail (and release) every group whose required module is not running. */
+  private async failUnmetDependencies(groups: Iterable<Pending>): Promise<void> {
+    for (const p of groups) {
+      if (p.record.state === 'failed') continue;
+      const unmet = this.unmetDependency(p.record);
+      if (!unmet) continue;
+      this.fail(p.record, unmet, { file: p.file, message: unmet });
+      p.record.instance = undefined;
+      await this.release(p.record);
+    }
+  }
+
   private unmetDependency(record: ModuleRecord): string | undefined {
     for (const dep of record.def.requires ?? []) {
       const other = this.records.get(dep);
@@ -354,21 +366,11 @@ export class ModuleLoader {
       if (problem) this.fail(p.record, problem.message, problem);
     }
     // Dependencies, then creation; re-checked after, since a dependency may have failed meanwhile.
-    const dependencies = async (): Promise<void> => {
-      for (const p of alive) {
-        if (p.record.state === 'failed') continue;
-        const unmet = this.unmetDependency(p.record);
-        if (!unmet) continue;
-        this.fail(p.record, unmet, { file: p.file, message: unmet });
-        p.record.instance = undefined;
-        await this.release(p.record);
-      }
-    };
-    await dependencies();
+    await this.failUnmetDependencies(alive);
     for (const p of alive) this.instancesReady.set(p.record.def.name, deferred());
     await Promise.all(alive.filter((p) => p.record.state !== 'failed').map((p) => this.bringUp(p)));
     for (const d of this.instancesReady.values()) d.reject(new Error('the module did not start'));
-    await dependencies();
+    await this.failUnmetDependencies(alive);
   }
 
   /** The group's first settings problem, in the reference's order (module, providers, clashes). */
@@ -518,21 +520,11 @@ export class ModuleLoader {
       this.instancesReady.set(r.def.name, ready);
     }
     for (const name of bring.keys()) this.instancesReady.set(name, deferred());
-    const dependencies = async (): Promise<void> => {
-      for (const p of bring.values()) {
-        if (p.record.state === 'failed') continue;
-        const unmet = this.unmetDependency(p.record);
-        if (!unmet) continue;
-        this.fail(p.record, unmet, { file: p.file, message: unmet });
-        p.record.instance = undefined;
-        await this.release(p.record);
-      }
-    };
-    await dependencies();
+    await this.failUnmetDependencies(bring.values());
     // A replacement that also serves outside HTTP starts once its predecessor closed (retire()).
     await Promise.all([...bring.values()].filter((p) => p.record.state !== 'failed').map((p) => this.bringUp(p, replacing.has(p.record.def.name))));
     for (const d of this.instancesReady.values()) d.reject(new Error('the module did not start'));
-    await dependencies();
+    await this.failUnmetDependencies(bring.values());
     this.rebuildFailedModules();
     this.unknownModuleFiles = plan.unknownModuleFiles;
     for (const f of this.unknownModuleFiles) this.opts.log.warn(unknownModuleMessage(f));

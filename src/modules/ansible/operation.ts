@@ -96,6 +96,9 @@ function timeoutOf(input: Record<string, unknown>): number | undefined {
 interface RunFiles {
   dir?: string;
   artifactLink?: string;
+  /** Whether the files were removed (or their passwords, for a kept directory). */
+  released?: boolean;
+  keep?: boolean;
 }
 
 /** The hosts of one batch that run in one ansible-runner. */
@@ -261,7 +264,7 @@ export class AnsibleOperation implements Operation {
       if (h.signal.aborted) onAbort(h.signal.reason);
     }
     // What the run created on disk, set as soon as it exists (removed whatever happens).
-    const files: RunFiles = {};
+    const files: RunFiles = { keep: leader.task.input.cleanup_working_dirs === false };
     try {
       const result = await this.runBatch(batch, hosts, finishOne, files);
       this.o.metrics?.runEnded(result);
@@ -271,8 +274,7 @@ export class AnsibleOperation implements Operation {
       for (const h of hosts.values()) await finishOne(h, 'EXCEPTION', `Proxy error: ${errorText(err)}`).catch(() => undefined);
     } finally {
       for (const d of detach) d();
-      if (files.artifactLink !== undefined) await unlink(files.artifactLink).catch(() => undefined);
-      if (files.dir !== undefined) await this.cleanup(files.dir, leader.task.input.cleanup_working_dirs === false);
+      await this.release(files);
     }
   }
 
@@ -417,6 +419,10 @@ export class AnsibleOperation implements Operation {
       clearInterval(flusher);
       await flush();
       await Promise.all(chains.values());
+      // The passwords leave the disk before Foreman hears that any host is done, so a finished
+      // job never has secrets lying beside it (and nothing races the next job's listing).
+      if (proc) await proc.stop(0).catch(() => undefined);
+      await this.release(files);
       for (const [name, h] of hosts) {
         let status = router.exitStatus(name, { code: result.code, aborted });
         // The proxy is stopping: the run did not fail on its own.
@@ -449,6 +455,14 @@ export class AnsibleOperation implements Operation {
       const r = await runCommand(keygen, ['-R', name, '-f', file], { timeoutMs: 10_000 }).catch((err: unknown) => ({ code: -1, stderr: errorText(err) }));
       if (r.code !== 0) this.o.log.warn(`could not prune ${name} from ${file}: ${r.stderr.trim()}`);
     }
+  }
+
+  /** Remove what the run created, once. */
+  private async release(files: RunFiles): Promise<void> {
+    if (files.released) return;
+    files.released = true;
+    if (files.artifactLink !== undefined) await unlink(files.artifactLink).catch(() => undefined);
+    if (files.dir !== undefined) await this.cleanup(files.dir, files.keep === true);
   }
 
   /** Remove the run directory; a kept one (cleanup_working_dirs false) loses its passwords only. */

@@ -9,7 +9,10 @@
 // share of the direct throughput, and the CPU time the relay and the instance spend per request. Goal from issue 13: the router costs less
 // than 15 % of throughput. Everything runs on this machine: the load generator, the router and
 // the instance share its cores, so the share is the worst case of a router on the same host.
-// Run: npm run bench -- router   (BENCH_SECONDS, BENCH_ROUNDS, BENCH_CONNECTIONS to vary)
+// With BENCH_RATE=<req/s> every target gets the same fixed load: throughput is then equal by
+// construction and the CPU-per-request columns compare the relays at equal work (saturated runs
+// mix in how well each process batches under overload).
+// Run: npm run bench -- router   (BENCH_SECONDS, BENCH_ROUNDS, BENCH_CONNECTIONS, BENCH_RATE to vary)
 
 import autocannon from 'autocannon';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -29,6 +32,8 @@ import { writeSettingsDir } from '../src/core/testing.ts';
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
+/** Requests per second for every target (BENCH_RATE); unset: as fast as each target goes. */
+const RATE = process.env.BENCH_RATE ? Number(process.env.BENCH_RATE) : undefined;
 const LARGE_BYTES = 256 * 1024;
 
 /** CPU seconds (user + system) a process has used so far. */
@@ -79,6 +84,7 @@ async function round(url: string, tls: { ca: Buffer; cert: Buffer; key: Buffer }
     connections: CONNECTIONS,
     duration: SECONDS,
     pipelining: 1,
+    ...(RATE === undefined ? {} : { overallRate: RATE }),
     headers: { accept: 'application/json' },
     tlsOptions: { ca: tls.ca, cert: tls.cert, key: tls.key, servername: 'localhost' },
   });

@@ -4,8 +4,10 @@
 // before the instance answered can be retried on another instance when that is safe.
 
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import type { TLSSocket } from 'node:tls';
 import { errors as undiciErrors, type Dispatcher } from 'undici';
 import { clientAddress, connectionTokens, HOP_BY_HOP_HEADERS } from '../lib/http/forwarding.ts';
+import { CLIENT_CERTIFICATE_CN_HEADER, clientCertificateIdentity } from '../core/http/auth.ts';
 
 /** Headers of one connection, not of the request or response, the proxy-auth pair, and `proxy` (httpoxy). */
 const HOP_BY_HOP = new Set([
@@ -27,7 +29,11 @@ export interface ForwardedFor {
  * The request headers for the instance: hop-by-hop ones removed, `X-Forwarded-For` with the
  * client's address appended (so the last entry is always the one the router saw),
  * `X-Forwarded-Proto` and `X-Forwarded-Host` set by the router (a client's own are dropped), and
- * `X-Request-Id` so the instance logs the request under the router's id.
+ * `X-Request-Id` so the instance logs the request under the router's id, and
+ * `X-Client-Certificate-CN` with the CN of the certificate the client presented, empty without
+ * one (a client's own header is dropped): an instance that trusts the router as a front end
+ * (settings.yml `trusted_proxies`) then authorizes and identifies the original caller, not the
+ * router (pull-mode `/ssh/jobs`, OpenSCAP's own-host rule).
  */
 export function upstreamHeaders(req: IncomingMessage, forwarded: ForwardedFor): Record<string, string | string[]> {
   const incoming = req.headers;
@@ -38,7 +44,7 @@ export function upstreamHeaders(req: IncomingMessage, forwarded: ForwardedFor): 
     if (value === undefined || HOP_BY_HOP.has(name) || tokens.has(name)) continue;
     // Host is the instance's own (undici sets it, and derives the TLS server name from it); the
     // client's travels as X-Forwarded-Host, which the proxy's modules read first.
-    if (name === 'host' || name === 'x-forwarded-proto' || name === 'x-forwarded-host' || name === 'x-forwarded-for') continue;
+    if (name === 'host' || name === 'x-forwarded-proto' || name === 'x-forwarded-host' || name === 'x-forwarded-for' || name === CLIENT_CERTIFICATE_CN_HEADER) continue;
     out[name] = value;
   }
   const peer = clientAddress(req.socket.remoteAddress);
@@ -47,6 +53,10 @@ export function upstreamHeaders(req: IncomingMessage, forwarded: ForwardedFor): 
   out['x-forwarded-proto'] = forwarded.proto;
   if (incoming.host) out['x-forwarded-host'] = incoming.host;
   out['x-request-id'] = forwarded.requestId;
+  // Always set on relayed requests: empty says the client presented no certificate (absent would
+  // mean the router calling for itself).
+  const who = (req.socket as TLSSocket).authorized === true ? clientCertificateIdentity(req.socket, true) : undefined;
+  out[CLIENT_CERTIFICATE_CN_HEADER] = who !== undefined && 'cn' in who ? who.cn : '';
   return out;
 }
 

@@ -93,6 +93,7 @@ test('headers: hop-by-hop ones removed both ways, X-Forwarded-* set by the route
       'x-forwarded-proto': 'gopher',
       'content-type': 'text/plain',
       accept: 'application/json',
+      'x-client-certificate-cn': 'someone-else.example.com',
     },
     socket: { remoteAddress: '::ffff:192.0.2.7' },
   } as unknown as IncomingMessage;
@@ -103,7 +104,15 @@ test('headers: hop-by-hop ones removed both ways, X-Forwarded-* set by the route
     'x-forwarded-proto': 'https',
     'x-forwarded-host': 'router.example.com:8443',
     'x-request-id': 'r1',
+    // no certificate: said so, the client's own claim dropped
+    'x-client-certificate-cn': '',
   });
+  // A client with a verified certificate: its CN is passed on, whatever the client wrote.
+  const withCert = {
+    headers: { 'x-client-certificate-cn': 'someone-else.example.com' },
+    socket: { remoteAddress: '192.0.2.7', authorized: true, getPeerCertificate: () => ({ subject: { CN: 'host.example.com' } }) },
+  } as unknown as IncomingMessage;
+  assert.equal(upstreamHeaders(withCert, { proto: 'https', requestId: 'r2' })['x-client-certificate-cn'], 'host.example.com');
   assert.equal(hasBody(req), true);
   assert.equal(hasBody({ headers: { 'content-length': '0' } } as unknown as IncomingMessage), false);
   assert.deepEqual(downstreamHeaders({ connection: 'close', 'keep-alive': 'timeout=10', 'content-length': '3', 'set-cookie': ['a=1', 'b=2'] }), {

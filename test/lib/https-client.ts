@@ -16,7 +16,7 @@ export interface SimpleResponse {
   body: string;
 }
 
-export function fetchUrl(url: string, opts: { method?: string; tls?: TlsMaterial; headers?: Record<string, string>; body?: string; timeoutMs?: number } = {}): Promise<SimpleResponse> {
+export function fetchUrl(url: string, opts: { method?: string; tls?: TlsMaterial; headers?: Record<string, string>; body?: string | Buffer; timeoutMs?: number } = {}): Promise<SimpleResponse> {
   const u = new URL(url);
   const isHttps = u.protocol === 'https:';
   const tls = opts.tls ?? {};

@@ -19,11 +19,14 @@ import { makePki, type Pki } from '../lib/certs.ts';
 import { portOf, runProxyCli, startProxyProcess, type ProxyProcess } from '../lib/proxy-process.ts';
 import { fetchUrl, type SimpleResponse } from '../lib/https-client.ts';
 import { writeSettingsDir } from '../../src/core/testing.ts';
+import { bzip2, makeArf } from '../openscap/arf-fixture.ts';
 
 let dir: string;
 let pki: Pki;
 let foremanClient: { cert: string; key: string };
 let standInForeman: Server;
+/** What the stand-in Foreman was sent: method, path and body of each request. */
+const foremanSaw: { method: string; url: string; body: string }[] = [];
 type Name = 'a' | 'b' | 'c' | 'd';
 const ports: Record<Name, number> = { a: 0, b: 0, c: 0, d: 0 };
 const instances: Partial<Record<Name, ProxyProcess>> = {};
@@ -76,8 +79,18 @@ before(async () => {
   const routerClient = await pki.client('router.example.com');
   standInForeman = createServer((req, res) => {
     let bytes = 0;
-    req.on('data', (c: Buffer) => (bytes += c.length));
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => {
+      bytes += c.length;
+      chunks.push(c);
+    });
     req.on('end', () => {
+      foremanSaw.push({ method: req.method ?? '', url: req.url ?? '', body: Buffer.concat(chunks).toString() });
+      if (req.url?.startsWith('/api/v2/compliance/arf_reports/')) {
+        res.writeHead(201, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ result: 'ok', id: String(foremanSaw.length) }));
+        return;
+      }
       res.writeHead(200, { 'content-type': 'text/plain' });
       res.end(`stand-in Foreman answer for ${req.method} ${req.url}${bytes > 0 ? ` (${bytes} bytes)` : ''}`);
     });
@@ -398,4 +411,70 @@ test('bad router settings stop the start with the file and key named', async () 
   const help = await runProxyCli(['router', '--help']);
   assert.equal(help.code, 0);
   assert.match(help.stdout, /settings\.d\/router\.yml/);
+});
+
+test('behind the router, host-certificate paths see the host, not the router (OpenSCAP, stand-in Foreman)', async () => {
+  // An instance running openscap that trusts the router as a front end: listed by address in
+  // trusted_proxies and known by its certificate in trusted_hosts.
+  const scapPort = await freeTcpPort();
+  const scapDir = join(dir, 'scap');
+  await writeSettingsDir(
+    scapDir,
+    {
+      ssl_certificate: pki.serverCert, ssl_private_key: pki.serverKey, ssl_ca_file: pki.caCert,
+      bind_host: ['127.0.0.1'], https_port: scapPort,
+      trusted_hosts: ['foreman.example.com', 'router.example.com'],
+      trusted_proxies: ['127.0.0.1'],
+      foreman_url: `http://127.0.0.1:${(standInForeman.address() as { port: number }).port}`,
+      log_file: join(dir, 'scap.log'),
+    },
+    { openscap: { enabled: 'https', spooldir: join(dir, 'scap-spool'), reportsdir: join(dir, 'scap-reports'), failed_dir: join(dir, 'scap-failed'), corrupted_dir: join(dir, 'scap-corrupted'), upload_wait: 5 } },
+  );
+  const scapRouterDir = join(dir, 'router-scap');
+  const routerClient = await pki.client('router.example.com');
+  await writeSettingsDir(
+    scapRouterDir,
+    { ssl_certificate: pki.serverCert, ssl_private_key: pki.serverKey, ssl_ca_file: pki.caCert, bind_host: ['127.0.0.1'], https_port: 0, trusted_hosts: ['foreman.example.com'], log_file: join(dir, 'router-scap.log') },
+    { router: { instances: [`https://127.0.0.1:${scapPort}`], health_check_interval: 0.5, upstream_ssl_certificate: routerClient.cert, upstream_ssl_private_key: routerClient.key } },
+  );
+  const scap = await startProxyProcess(['--settings', scapDir, '--only', 'openscap']);
+  const front = await startProxyProcess(['router', '--settings', scapRouterDir]);
+  try {
+    const host1 = await pki.client('host1.example.com');
+    const host2 = await pki.client('host2.example.com');
+    const call = (base: string, who: { cert: string; key: string }, method: string, path: string, extra: { body?: Buffer; headers?: Record<string, string> } = {}) =>
+      fetchUrl(`${base}${path}`, { method, tls: { ca: pki.caCert, ...who }, body: extra.body, headers: { 'content-type': 'application/x-bzip2', ...extra.headers } });
+    const viaFront = `https://127.0.0.1:${portOf(front, 'https')}`;
+    const direct = `https://127.0.0.1:${scapPort}`;
+    await waitFor('the router to learn openscap', async () => (await call(viaFront, foremanClient, 'GET', '/features')).body.includes('openscap'));
+    const upload = async (base: string, headers: Record<string, string> = {}): Promise<(typeof foremanSaw)[number]> => {
+      const before = foremanSaw.length;
+      const res = await call(base, host1, 'POST', '/compliance/arf/5', { body: await bzip2(makeArf({ rules: 3 })), headers });
+      assert.equal(res.status, 200, res.body);
+      const sent = foremanSaw.slice(before).find((r) => r.url.startsWith('/api/v2/compliance/arf_reports/'));
+      assert.ok(sent, 'the report reached Foreman');
+      return sent;
+    };
+    // The report is filed under the host's certificate, not the router's; a forged header from
+    // the host changes nothing, through the router or straight to the instance.
+    const sent = await upload(viaFront);
+    assert.match(sent.url, /^\/api\/v2\/compliance\/arf_reports\/host1\.example\.com\/5\/\d+$/);
+    assert.match((await upload(viaFront, { 'x-client-certificate-cn': 'host2.example.com' })).url, /arf_reports\/host1\.example\.com\//);
+    assert.match((await upload(direct, { 'x-client-certificate-cn': 'host2.example.com' })).url, /arf_reports\/host1\.example\.com\//);
+
+    // Only the host itself and Foreman may read the report; another host may not, although the
+    // router (whose certificate the instance trusts) carried the request.
+    // The stand-in answered the upload with its position in foremanSaw as the report id.
+    const id = foremanSaw.indexOf(sent) + 1;
+    const digest = (JSON.parse(sent.body) as { digest: string }).digest;
+    const report = `/compliance/arf/${id}/host1.example.com/${sent.url.split('/').pop() as string}/${digest}/xml`;
+    assert.equal((await call(viaFront, host1, 'GET', report)).status, 200);
+    assert.equal((await call(viaFront, foremanClient, 'GET', report)).status, 200);
+    const other = await call(viaFront, host2, 'GET', report);
+    assert.equal(other.status, 403, other.body);
+    assert.match(other.body, /Untrusted client host2\.example\.com/);
+  } finally {
+    await front.stop();
+    await scap.stop();
+  }
 });

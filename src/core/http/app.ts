@@ -12,7 +12,7 @@ import type { Logger } from '../logging-types.ts';
 import type { ProxyMetrics } from '../metrics.ts';
 import type { GlobalSettings, ListenerSpec } from '../settings/global.ts';
 import type { ModuleRecord } from '../lifecycle.ts';
-import { authorize, clientCertificateIdentity } from './auth.ts';
+import { authorize, callerCertificateIdentity } from './auth.ts';
 import { featuresList, v2Features, versionInfo } from './root-routes.ts';
 
 export interface AppOptions {
@@ -140,7 +140,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
       request.proxyLog.error(denied);
       sendError(reply, request, 403, denied);
     };
-    const result = authorize({ socket: request.raw.socket, https, subPath }, global);
+    const result = authorize({ socket: request.raw.socket, https, subPath, headers: request.headers }, global);
     if (result instanceof Promise) result.then(deny, done);
     else deny(result);
   };
@@ -161,7 +161,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     const guard = guardFor(guards, routed);
     if (guard?.exempt) {
       if (guard.authorize === 'client-certificate') {
-        const who = clientCertificateIdentity(request.raw.socket, https);
+        const who = callerCertificateIdentity(request.raw, https, global);
         if ('denied' in who) {
           request.proxyLog.error(who.denied);
           return sendError(reply, request, 403, who.denied);

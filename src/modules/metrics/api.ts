@@ -30,7 +30,7 @@ function accessGuard(global: GlobalSettings, prefix: string, open: AddressList):
       request.proxyLog.error(denied);
       sendError(reply, request, 403, denied);
     };
-    const result = authorize({ socket, https: (socket as TLSSocket).encrypted === true, subPath }, global);
+    const result = authorize({ socket, https: (socket as TLSSocket).encrypted === true, subPath, headers: request.headers }, global);
     if (result instanceof Promise) result.then(decide, done);
     else decide(result);
   };

@@ -286,7 +286,7 @@ async function createOpenscap(ctx: ModuleContext<OpenscapSettings>): Promise<Mod
   async function requireForemanOr(request: FastifyRequest, cname: string | undefined): Promise<void> {
     if (cname !== undefined && request.clientCertificateCn === cname) return;
     const socket = request.raw.socket;
-    const denied = await authorize({ socket, https: socket instanceof TLSSocket, subPath: request.url }, ctx.global);
+    const denied = await authorize({ socket, https: socket instanceof TLSSocket, subPath: request.url, headers: request.headers }, ctx.global);
     if (denied !== undefined) throw OpenscapError.forbidden(denied);
   }
 

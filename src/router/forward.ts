@@ -7,7 +7,7 @@ import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:
 import type { TLSSocket } from 'node:tls';
 import { errors as undiciErrors, type Dispatcher } from 'undici';
 import { clientAddress, connectionTokens, HOP_BY_HOP_HEADERS } from '../lib/http/forwarding.ts';
-import { CLIENT_CERTIFICATE_CN_HEADER, clientCertificateIdentity } from '../core/http/auth.ts';
+import { CLIENT_CERTIFICATE_CN_HEADER, clientCertificateIdentity, verifiedClientCertificateDer } from '../core/http/auth.ts';
 
 /** Headers of one connection, not of the request or response, the proxy-auth pair, and `proxy` (httpoxy). */
 const HOP_BY_HOP = new Set([
@@ -19,10 +19,21 @@ const HOP_BY_HOP = new Set([
   'expect',
 ]);
 
+/**
+ * The capsule's front-end header for the host's whole certificate (Apache and HAProxy set it; the
+ * container gateway reads it from its `trusted_front_ends` and verifies it against the host CA).
+ */
+export const HOST_CERTIFICATE_HEADER = 'x-rhsm-ssl-client-cert';
+
 export interface ForwardedFor {
   /** `http` or `https`: how the client reached the router. */
   proto: string;
   requestId: string;
+  /**
+   * Pass the client's whole certificate in X-RHSM-SSL-Client-Cert (base64 DER, `(null)` without
+   * one, as Apache says it), for features that verify hosts' certificates themselves.
+   */
+  hostCertificate?: boolean;
 }
 
 /**
@@ -44,7 +55,7 @@ export function upstreamHeaders(req: IncomingMessage, forwarded: ForwardedFor): 
     if (value === undefined || HOP_BY_HOP.has(name) || tokens.has(name)) continue;
     // Host is the instance's own (undici sets it, and derives the TLS server name from it); the
     // client's travels as X-Forwarded-Host, which the proxy's modules read first.
-    if (name === 'host' || name === 'x-forwarded-proto' || name === 'x-forwarded-host' || name === 'x-forwarded-for' || name === CLIENT_CERTIFICATE_CN_HEADER) continue;
+    if (name === 'host' || name === 'x-forwarded-proto' || name === 'x-forwarded-host' || name === 'x-forwarded-for' || name === CLIENT_CERTIFICATE_CN_HEADER || name === HOST_CERTIFICATE_HEADER) continue;
     out[name] = value;
   }
   const peer = clientAddress(req.socket.remoteAddress);
@@ -57,6 +68,7 @@ export function upstreamHeaders(req: IncomingMessage, forwarded: ForwardedFor): 
   // mean the router calling for itself).
   const who = (req.socket as TLSSocket).authorized === true ? clientCertificateIdentity(req.socket, true) : undefined;
   out[CLIENT_CERTIFICATE_CN_HEADER] = who !== undefined && 'cn' in who ? who.cn : '';
+  if (forwarded.hostCertificate) out[HOST_CERTIFICATE_HEADER] = verifiedClientCertificateDer(req.socket)?.toString('base64') ?? '(null)';
   return out;
 }
 

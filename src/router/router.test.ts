@@ -94,6 +94,7 @@ test('headers: hop-by-hop ones removed both ways, X-Forwarded-* set by the route
       'content-type': 'text/plain',
       accept: 'application/json',
       'x-client-certificate-cn': 'someone-else.example.com',
+      'x-rhsm-ssl-client-cert': 'forged',
     },
     socket: { remoteAddress: '::ffff:192.0.2.7' },
   } as unknown as IncomingMessage;
@@ -109,10 +110,14 @@ test('headers: hop-by-hop ones removed both ways, X-Forwarded-* set by the route
   });
   // A client with a verified certificate: its CN is passed on, whatever the client wrote.
   const withCert = {
-    headers: { 'x-client-certificate-cn': 'someone-else.example.com' },
-    socket: { remoteAddress: '192.0.2.7', authorized: true, getPeerCertificate: () => ({ subject: { CN: 'host.example.com' } }) },
+    headers: { 'x-client-certificate-cn': 'someone-else.example.com', 'x-rhsm-ssl-client-cert': 'forged' },
+    socket: { remoteAddress: '192.0.2.7', authorized: true, getPeerCertificate: () => ({ subject: { CN: 'host.example.com' }, raw: Buffer.from('DER bytes') }) },
   } as unknown as IncomingMessage;
   assert.equal(upstreamHeaders(withCert, { proto: 'https', requestId: 'r2' })['x-client-certificate-cn'], 'host.example.com');
+  assert.equal(upstreamHeaders(withCert, { proto: 'https', requestId: 'r2' })['x-rhsm-ssl-client-cert'], undefined);
+  // For features that verify the whole host certificate: its DER in base64; without one, Apache's (null).
+  assert.equal(upstreamHeaders(withCert, { proto: 'https', requestId: 'r2', hostCertificate: true })['x-rhsm-ssl-client-cert'], Buffer.from('DER bytes').toString('base64'));
+  assert.equal(upstreamHeaders(req, { proto: 'https', requestId: 'r3', hostCertificate: true })['x-rhsm-ssl-client-cert'], '(null)');
   assert.equal(hasBody(req), true);
   assert.equal(hasBody({ headers: { 'content-length': '0' } } as unknown as IncomingMessage), false);
   assert.deepEqual(downstreamHeaders({ connection: 'close', 'keep-alive': 'timeout=10', 'content-length': '3', 'set-cookie': ['a=1', 'b=2'] }), {

@@ -18,6 +18,11 @@ import type { RouterSettings } from './settings.ts';
 import { exchange, hasBody, isConnectFailure, isConnectionLost, upstreamHeaders } from './forward.ts';
 
 const NOT_FOUND_BODY = Buffer.from('Requested url was not found');
+/**
+ * Features that identify hosts by their whole certificate, verified by the feature itself against
+ * its host CA (the container gateway: registry pulls with the host's entitlement certificate).
+ */
+const HOST_CERTIFICATE_FEATURES = new Set(['container_gateway']);
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 /** A `.` or `..` segment anywhere in a (decoded) path; backslashes count as separators too. */
 const DOT_SEGMENT = /(^|[/\\])\.\.?([/\\]|$)/;
@@ -174,7 +179,7 @@ export function routerHandler(ctx: RouterContext, listener: ListenerSpec): Reque
     const method = req.method ?? 'GET';
     const body = hasBody(req);
     const tried = new Set<Instance>();
-    const headers = upstreamHeaders(req, { proto, requestId });
+    const headers = upstreamHeaders(req, { proto, requestId, hostCertificate: HOST_CERTIFICATE_FEATURES.has(feature) });
     let instance = directory.pick(feature, settings.balance, tried);
     for (;;) {
       if (!instance) {

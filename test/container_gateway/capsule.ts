@@ -29,6 +29,8 @@ export interface Capsule {
   readonly katello: KatelloStandIn;
   /** The Apache stand-in: `127.0.0.1:<port>` is the registry host clients use. */
   readonly frontEndPort: number;
+  /** The proxy's own HTTPS port (management calls, hosts connecting straight). */
+  readonly httpsPort: number;
   readonly registryPort: number;
   readonly pulpPort: number;
   readonly images: Record<string, OciImage>;
@@ -51,6 +53,8 @@ export interface CapsuleOptions {
    * the registry's storage on this port), which the gateway rewrites to `client_endpoint`'s host.
    */
   redirectBlobs?: { clientEndpoint: string };
+  /** The gateway's trusted_front_ends; default: the Apache stand-in's 127.0.0.2 only. */
+  trustedFrontEnds?: string[];
 }
 
 export async function startCapsule(options: CapsuleOptions = {}): Promise<Capsule> {
@@ -99,7 +103,7 @@ export async function startCapsule(options: CapsuleOptions = {}): Promise<Capsul
           enabled: true,
           pulp_endpoint: `http://127.0.0.1:${pulp.port}`,
           ...(options.dbConnectionString ? { db_connection_string: options.dbConnectionString } : { sqlite_db_path: join(dir, 'gateway.db') }),
-          trusted_front_ends: ['127.0.0.2'],
+          trusted_front_ends: options.trustedFrontEnds ?? ['127.0.0.2'],
           ...(options.redirectBlobs ? { client_endpoint: options.redirectBlobs.clientEndpoint } : {}),
         },
       },
@@ -168,6 +172,7 @@ backend proxy
       proxy,
       katello,
       frontEndPort,
+      httpsPort,
       registryPort: registry.port,
       pulpPort: pulp.port,
       images,

@@ -23,6 +23,8 @@ export interface AuthInput {
 interface TlsPeer {
   present: boolean;
   cn: string | undefined;
+  /** The certificate as DER (what a front end passes on whole). */
+  der: Buffer | undefined;
 }
 
 // getPeerCertificate() rebuilds the certificate object on every call, which dominated the cost of
@@ -35,7 +37,7 @@ function tlsPeer(socket: Socket): TlsPeer {
   if (!peer) {
     const cert = (socket as TLSSocket).getPeerCertificate?.();
     const present = !!cert && Object.keys(cert).length > 0;
-    peer = { present, cn: present ? commonName(cert) : undefined };
+    peer = { present, cn: present ? commonName(cert) : undefined, der: present && Buffer.isBuffer(cert.raw) && cert.raw.length > 0 ? cert.raw : undefined };
     peers.set(socket, peer);
   }
   return peer;
@@ -51,6 +53,11 @@ export function clientCertificateIdentity(socket: Socket, https: boolean): { cn:
   if (!peer.present) return { denied: 'could not read client cert from environment' };
   if (!peer.cn) return { denied: 'could not read CN from the client certificate' };
   return { cn: peer.cn };
+}
+
+/** The DER certificate a TLS client presented and Node verified; undefined otherwise. */
+export function verifiedClientCertificateDer(socket: Socket): Buffer | undefined {
+  return (socket as TLSSocket).authorized === true ? tlsPeer(socket).der : undefined;
 }
 
 /**
